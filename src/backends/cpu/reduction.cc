@@ -1,0 +1,7 @@
+#include "backends/cpu/cpu_backend.h"
+
+namespace tensorpod::internal {
+
+void RegisterReductionKernels(KernelRegistry* r) {}
+
+}  // namespace tensorpod::internal
