@@ -89,9 +89,10 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Lets spinning worker threads of the previous candidate (OpenBLAS pthreads,
-// OpenMP) go to sleep before the next measurement starts.
-void Settle() { std::this_thread::sleep_for(std::chrono::milliseconds(120)); }
+// Lets spinning worker threads of the previous candidate go to sleep before
+// the next measurement starts: an idle OpenBLAS (pthread) worker polls for
+// 2^28 TSC ticks (~0.1 s here) before it blocks; OpenMP workers spin briefly.
+void Settle() { std::this_thread::sleep_for(std::chrono::milliseconds(250)); }
 
 // Runs `f` twice untimed, then repeatedly until g_seconds_per_case has passed
 // (at least kMinReps times). Returns the median seconds per call.

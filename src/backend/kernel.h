@@ -42,7 +42,8 @@ class Scratch {
 
 struct KernelContext {
   std::vector<const Tensor*> inputs;  // nullptr for an omitted optional input
-  std::vector<Tensor*> outputs;       // allocated with the inferred shapes
+  std::vector<Tensor*> outputs;       // allocated with the inferred shapes; nullptr
+                                      // for an omitted optional output
   int threads = 1;                    // intra-op threads for this call
   Scratch* scratch = nullptr;
 

@@ -1,1 +1,340 @@
-// (being written)
+// The C ABI: handles are the internal objects behind opaque structs. Nothing
+// crosses this boundary as an exception.
+#include "tensorpod/tensorpod.h"
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "core/logging.h"
+#include "runtime/session.h"
+
+namespace ti = tensorpod::internal;
+
+struct tp_status_t {
+  ti::StatusCode code;
+  std::string message;
+};
+
+struct tp_tensor_t {
+  ti::Tensor tensor;
+};
+
+struct tp_session_options_t {
+  ti::SessionOptions options;
+};
+
+struct tp_session_t {
+  std::unique_ptr<ti::Session> session;
+  std::vector<std::pair<std::string, int64_t>> op_types;
+};
+
+namespace {
+
+tp_status_t* MakeStatus(const ti::Status& s) {
+  if (s.ok()) return nullptr;
+  return new (std::nothrow) tp_status_t{s.code(), s.message()};
+}
+
+tp_status_t* Error(ti::StatusCode code, std::string message) {
+  return new (std::nothrow) tp_status_t{code, std::move(message)};
+}
+
+tp_status_t* NullArg(const char* what) {
+  return Error(ti::StatusCode::kInvalidArgument, std::string(what) + " must not be NULL");
+}
+
+// Runs `fn` (returning tp_status_t*) turning any escaped exception into a
+// status: a bad_alloc is RESOURCE_EXHAUSTED, anything else INTERNAL.
+template <typename Fn>
+tp_status_t* Guard(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return Error(ti::StatusCode::kResourceExhausted, "out of memory");
+  } catch (const std::exception& e) {
+    return Error(ti::StatusCode::kInternal, std::string("unexpected exception: ") + e.what());
+  } catch (...) {
+    return Error(ti::StatusCode::kInternal, "unexpected exception");
+  }
+}
+
+ti::StatusOr<ti::Shape> ShapeFrom(const int64_t* shape, size_t rank) {
+  TP_CHECK_ARG(shape != nullptr || rank == 0, "shape must not be NULL when rank > 0");
+  TP_CHECK_ARG(rank <= 64, "rank " << rank << " exceeds the supported 64");
+  ti::Shape s(shape, shape + rank);
+  TP_RETURN_IF_ERROR(ti::NumElements(s).status());
+  return s;
+}
+
+const ti::IoInfo* Io(const tp_session_t* s, size_t index, bool input) {
+  if (s == nullptr) return nullptr;
+  const auto& v = input ? s->session->inputs() : s->session->outputs();
+  return index < v.size() ? &v[index] : nullptr;
+}
+
+tp_tensor_t* Wrap(ti::Tensor t) { return new tp_tensor_t{std::move(t)}; }
+
+}  // namespace
+
+extern "C" {
+
+void tp_get_api_version(int* major, int* minor) {
+  if (major) *major = TP_API_VERSION_MAJOR;
+  if (minor) *minor = TP_API_VERSION_MINOR;
+}
+
+const char* tp_get_version_string(void) { return TENSORPOD_VERSION_STRING; }
+
+int tp_check_api_version(int major, int minor) {
+  return major == TP_API_VERSION_MAJOR && minor <= TP_API_VERSION_MINOR;
+}
+
+tp_status_code_t tp_status_code(const tp_status_t* status) {
+  return status ? static_cast<tp_status_code_t>(status->code) : TP_OK;
+}
+
+const char* tp_status_message(const tp_status_t* status) { return status ? status->message.c_str() : ""; }
+
+const char* tp_status_code_name(tp_status_code_t code) {
+  if (code < TP_OK || code > TP_INTERNAL) return "UNKNOWN";
+  return ti::StatusCodeName(static_cast<ti::StatusCode>(code));
+}
+
+void tp_status_destroy(tp_status_t* status) { delete status; }
+
+size_t tp_dtype_size(tp_dtype_t dtype) {
+  return ti::IsValidDType(dtype) ? ti::DTypeSize(static_cast<ti::DType>(dtype)) : 0;
+}
+
+const char* tp_dtype_name(tp_dtype_t dtype) {
+  return ti::IsValidDType(dtype) ? ti::DTypeName(static_cast<ti::DType>(dtype)) : "undefined";
+}
+
+tp_status_t* tp_tensor_create(tp_dtype_t dtype, const int64_t* shape, size_t rank, tp_tensor_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (out == nullptr) return NullArg("out");
+    if (!ti::IsValidDType(dtype)) {
+      return Error(ti::StatusCode::kInvalidArgument, "dtype " + std::to_string(dtype) + " is not a tp_dtype_t");
+    }
+    auto s = ShapeFrom(shape, rank);
+    if (!s.ok()) return MakeStatus(s.status());
+    auto t = ti::Tensor::Empty(static_cast<ti::DType>(dtype), *s);
+    if (!t.ok()) return MakeStatus(t.status());
+    *out = Wrap(std::move(t).value());
+    return nullptr;
+  });
+}
+
+tp_status_t* tp_tensor_create_borrowed(void* data, tp_dtype_t dtype, const int64_t* shape, size_t rank,
+                                       tp_tensor_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (out == nullptr) return NullArg("out");
+    if (!ti::IsValidDType(dtype)) {
+      return Error(ti::StatusCode::kInvalidArgument, "dtype " + std::to_string(dtype) + " is not a tp_dtype_t");
+    }
+    auto s = ShapeFrom(shape, rank);
+    if (!s.ok()) return MakeStatus(s.status());
+    if (data == nullptr && ti::NumElementsUnchecked(*s) > 0) return NullArg("data");
+    *out = Wrap(ti::Tensor(static_cast<ti::DType>(dtype), *s, data));
+    return nullptr;
+  });
+}
+
+void tp_tensor_destroy(tp_tensor_t* tensor) { delete tensor; }
+tp_dtype_t tp_tensor_dtype(const tp_tensor_t* t) {
+  return t ? static_cast<tp_dtype_t>(t->tensor.dtype()) : TP_DTYPE_UNDEFINED;
+}
+size_t tp_tensor_rank(const tp_tensor_t* t) { return t ? t->tensor.shape().size() : 0; }
+const int64_t* tp_tensor_shape(const tp_tensor_t* t) { return t ? t->tensor.shape().data() : nullptr; }
+int64_t tp_tensor_num_elements(const tp_tensor_t* t) { return t ? t->tensor.num_elements() : 0; }
+size_t tp_tensor_byte_size(const tp_tensor_t* t) { return t ? t->tensor.nbytes() : 0; }
+void* tp_tensor_data(tp_tensor_t* t) { return t ? t->tensor.raw_data() : nullptr; }
+
+tp_status_t* tp_session_options_create(tp_session_options_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (out == nullptr) return NullArg("out");
+    *out = new tp_session_options_t();
+    return nullptr;
+  });
+}
+
+void tp_session_options_destroy(tp_session_options_t* options) { delete options; }
+
+tp_status_t* tp_session_options_set_device(tp_session_options_t* o, const char* device) {
+  if (o == nullptr) return NullArg("options");
+  if (device == nullptr) return NullArg("device");
+  return Guard([&]() -> tp_status_t* {
+    auto d = ti::ParseDevice(device);
+    if (!d.ok()) return MakeStatus(d.status());
+    o->options.device = device;
+    return nullptr;
+  });
+}
+
+tp_status_t* tp_session_options_set_threads(tp_session_options_t* o, int threads) {
+  if (o == nullptr) return NullArg("options");
+  if (threads < 0 || threads > 1024) {
+    return Error(ti::StatusCode::kInvalidArgument,
+                 "threads must be between 0 (one per core) and 1024, got " + std::to_string(threads));
+  }
+  o->options.threads = threads;
+  return nullptr;
+}
+
+tp_status_t* tp_session_options_set_max_batch(tp_session_options_t* o, int64_t max_batch) {
+  if (o == nullptr) return NullArg("options");
+  if (max_batch < 0) {
+    return Error(ti::StatusCode::kInvalidArgument, "max_batch must be >= 0, got " + std::to_string(max_batch));
+  }
+  o->options.max_batch = max_batch;
+  return nullptr;
+}
+
+tp_status_t* tp_session_options_set_allow_cpu_fallback(tp_session_options_t* o, int allow) {
+  if (o == nullptr) return NullArg("options");
+  o->options.allow_cpu_fallback = allow != 0;
+  return nullptr;
+}
+
+tp_status_t* tp_session_options_set_log_level(tp_session_options_t* o, const char* level) {
+  if (o == nullptr) return NullArg("options");
+  if (level == nullptr) return NullArg("level");
+  return Guard([&]() -> tp_status_t* {
+    if (!ti::SetLogLevel(level)) {
+      return Error(ti::StatusCode::kInvalidArgument,
+                   std::string("log level \"") + level + "\" is not one of trace, debug, info, warn, error, off");
+    }
+    o->options.log_level = level;
+    return nullptr;
+  });
+}
+
+tp_status_t* tp_session_options_set_optimize(tp_session_options_t* o, int optimize) {
+  if (o == nullptr) return NullArg("options");
+  o->options.optimize = optimize != 0;
+  return nullptr;
+}
+
+static tp_session_t* WrapSession(std::unique_ptr<ti::Session> s) {
+  auto* out = new tp_session_t{std::move(s), {}};
+  for (const auto& [name, count] : out->session->stats().op_histogram) out->op_types.emplace_back(name, count);
+  return out;
+}
+
+tp_status_t* tp_session_load(const char* path, const tp_session_options_t* options, tp_session_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (path == nullptr) return NullArg("path");
+    if (out == nullptr) return NullArg("out");
+    static const ti::SessionOptions kDefaults;
+    auto s = ti::Session::Load(path, options ? options->options : kDefaults);
+    if (!s.ok()) return MakeStatus(s.status());
+    *out = WrapSession(std::move(s).value());
+    return nullptr;
+  });
+}
+
+tp_status_t* tp_session_load_from_bytes(const void* data, size_t size, const tp_session_options_t* options,
+                                        tp_session_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (data == nullptr && size > 0) return NullArg("data");
+    if (out == nullptr) return NullArg("out");
+    static const ti::SessionOptions kDefaults;
+    auto s = ti::Session::LoadFromBytes(data, size, options ? options->options : kDefaults);
+    if (!s.ok()) return MakeStatus(s.status());
+    *out = WrapSession(std::move(s).value());
+    return nullptr;
+  });
+}
+
+void tp_session_destroy(tp_session_t* session) { delete session; }
+
+size_t tp_session_input_count(const tp_session_t* s) { return s ? s->session->inputs().size() : 0; }
+size_t tp_session_output_count(const tp_session_t* s) { return s ? s->session->outputs().size() : 0; }
+
+const char* tp_session_input_name(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, true);
+  return io ? io->name.c_str() : nullptr;
+}
+tp_dtype_t tp_session_input_dtype(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, true);
+  return io ? static_cast<tp_dtype_t>(io->dtype) : TP_DTYPE_UNDEFINED;
+}
+size_t tp_session_input_rank(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, true);
+  return io ? io->shape.size() : 0;
+}
+const int64_t* tp_session_input_shape(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, true);
+  return io ? io->shape.data() : nullptr;
+}
+const char* tp_session_input_dim_name(const tp_session_t* s, size_t i, size_t dim) {
+  const auto* io = Io(s, i, true);
+  return io && dim < io->dim_params.size() ? io->dim_params[dim].c_str() : "";
+}
+const char* tp_session_output_name(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, false);
+  return io ? io->name.c_str() : nullptr;
+}
+tp_dtype_t tp_session_output_dtype(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, false);
+  return io ? static_cast<tp_dtype_t>(io->dtype) : TP_DTYPE_UNDEFINED;
+}
+size_t tp_session_output_rank(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, false);
+  return io ? io->shape.size() : 0;
+}
+const int64_t* tp_session_output_shape(const tp_session_t* s, size_t i) {
+  const auto* io = Io(s, i, false);
+  return io ? io->shape.data() : nullptr;
+}
+
+tp_status_t* tp_session_run(const tp_session_t* session, const char* const* input_names,
+                            const tp_tensor_t* const* inputs, size_t input_count, const char* const* output_names,
+                            size_t output_count, tp_tensor_t** outputs) {
+  return Guard([&]() -> tp_status_t* {
+    if (session == nullptr) return NullArg("session");
+    if (input_count > 0 && (input_names == nullptr || inputs == nullptr)) return NullArg("input_names/inputs");
+    if (output_count > 0 && outputs == nullptr) return NullArg("outputs");
+    std::vector<std::string> names;
+    std::vector<ti::Tensor> tensors;
+    for (size_t i = 0; i < input_count; ++i) {
+      if (input_names[i] == nullptr) return NullArg("input_names[i]");
+      if (inputs[i] == nullptr) return Error(ti::StatusCode::kInvalidArgument,
+                                             std::string("input \"") + input_names[i] + "\" is NULL");
+      names.emplace_back(input_names[i]);
+      tensors.push_back(inputs[i]->tensor);
+    }
+    std::vector<std::string> out_names;
+    if (output_names == nullptr) {
+      if (output_count != session->session->outputs().size()) {
+        return Error(ti::StatusCode::kInvalidArgument,
+                     "output_count " + std::to_string(output_count) + " does not match the model's " +
+                         std::to_string(session->session->outputs().size()) + " outputs");
+      }
+    } else {
+      for (size_t i = 0; i < output_count; ++i) {
+        if (output_names[i] == nullptr) return NullArg("output_names[i]");
+        out_names.emplace_back(output_names[i]);
+      }
+    }
+    auto result = session->session->Run(names, tensors, out_names);
+    if (!result.ok()) return MakeStatus(result.status());
+    for (size_t i = 0; i < output_count; ++i) outputs[i] = Wrap(std::move((*result)[i]));
+    return nullptr;
+  });
+}
+
+size_t tp_session_op_type_count(const tp_session_t* s) { return s ? s->op_types.size() : 0; }
+const char* tp_session_op_type_name(const tp_session_t* s, size_t i) {
+  return s && i < s->op_types.size() ? s->op_types[i].first.c_str() : nullptr;
+}
+int64_t tp_session_op_type_nodes(const tp_session_t* s, size_t i) {
+  return s && i < s->op_types.size() ? s->op_types[i].second : 0;
+}
+int64_t tp_session_parameter_count(const tp_session_t* s) {
+  return s ? s->session->stats().parameter_count : 0;
+}
+
+}  // extern "C"

@@ -1,1 +1,324 @@
-int main() { return 0; }
+// `tensorpod`: inspect, run and benchmark ONNX models from the shell.
+// Uses only the public C++ API.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+#include "cli/npy.h"
+#include "tensorpod/tensorpod.hpp"
+
+namespace tp = tensorpod;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tensorpod <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  inspect MODEL                       inputs, outputs, op histogram, parameter count\n"
+    "  run MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads T]\n"
+    "                                      run once; writes DIR/<output>.npy per output\n"
+    "  bench MODEL [--batch N] [--threads T] [--seconds S] [--dim NAME=VALUE ...] [--json]\n"
+    "                                      latency percentiles and throughput on random inputs\n"
+    "  version                             print the version\n"
+    "\n"
+    "environment: TENSORPOD_LOG_LEVEL=trace|debug|info|warn|error|off\n";
+
+int Fail(const std::string& message) {
+  std::cerr << "tensorpod: " << message << "\n";
+  return 1;
+}
+
+int Usage(const std::string& message) {
+  std::cerr << "tensorpod: " << message << "\n\n" << kUsage;
+  return 2;
+}
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  const int64_t v = std::stoll(s);
+  if (v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+// Splits NAME=VALUE.
+bool SplitAssign(const std::string& s, std::string* name, std::string* value) {
+  const size_t eq = s.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) return false;
+  *name = s.substr(0, eq);
+  *value = s.substr(eq + 1);
+  return true;
+}
+
+int Inspect(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("inspect takes exactly one MODEL");
+  auto session = tp::Session::Load(args[0], tp::SessionOptions().Threads(1));
+  if (!session.ok()) return Fail(session.status().ToString());
+  const tp_session_t* s = session->c_session();
+  std::cout << "model: " << args[0] << "\n";
+  std::cout << "inputs:\n";
+  for (size_t i = 0; i < tp_session_input_count(s); ++i) {
+    std::string dims = "[";
+    for (size_t d = 0; d < tp_session_input_rank(s, i); ++d) {
+      const int64_t v = tp_session_input_shape(s, i)[d];
+      const std::string name = tp_session_input_dim_name(s, i, d);
+      dims += (d ? "," : "") + (v >= 0 ? std::to_string(v) : (name.empty() ? "?" : name));
+    }
+    std::cout << "  " << tp_session_input_name(s, i) << "  " << tp_dtype_name(tp_session_input_dtype(s, i)) << "  "
+              << dims << "]\n";
+  }
+  std::cout << "outputs:\n";
+  for (const auto& o : session->Outputs()) {
+    std::cout << "  " << o.name << "  " << tp::DTypeName(o.dtype) << "  " << ShapeString(o.shape) << "\n";
+  }
+  std::cout << "ops (" << tp_session_op_type_count(s) << " types):\n";
+  int64_t nodes = 0;
+  for (size_t i = 0; i < tp_session_op_type_count(s); ++i) {
+    std::printf("  %-24s %lld\n", tp_session_op_type_name(s, i), static_cast<long long>(tp_session_op_type_nodes(s, i)));
+    nodes += tp_session_op_type_nodes(s, i);
+  }
+  std::cout << "nodes: " << nodes << "\n";
+  std::cout << "parameters: " << tp_session_parameter_count(s) << "\n";
+  return 0;
+}
+
+int Run(const std::vector<std::string>& args) {
+  std::string model, out_dir;
+  int64_t threads = 0;
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "--input" || a == "--output-dir" || a == "--threads") && i + 1 >= args.size()) {
+      return Usage(a + " needs a value");
+    }
+    if (a == "--input") {
+      std::string name, file;
+      if (!SplitAssign(args[++i], &name, &file)) return Usage("--input takes NAME=FILE.npy, got " + args[i]);
+      inputs.emplace_back(name, file);
+    } else if (a == "--output-dir") {
+      out_dir = args[++i];
+    } else if (a == "--threads") {
+      if (!ParseInt(args[++i], 0, 1024, &threads)) return Usage("--threads takes 0..1024, got " + args[i]);
+    } else if (a.rfind("--", 0) == 0) {
+      return Usage("unknown option " + a);
+    } else if (model.empty()) {
+      model = a;
+    } else {
+      return Usage("unexpected argument " + a);
+    }
+  }
+  if (model.empty()) return Usage("run needs a MODEL");
+  if (out_dir.empty()) return Usage("run needs --output-dir DIR");
+  auto session = tp::Session::Load(model, tp::SessionOptions().Threads(static_cast<int>(threads)));
+  if (!session.ok()) return Fail(session.status().ToString());
+  std::vector<tp::cli::NpyArray> arrays;
+  arrays.reserve(inputs.size());
+  std::vector<tp::Tensor> tensors;
+  for (const auto& [name, file] : inputs) {
+    auto arr = tp::cli::ReadNpy(file);
+    if (!arr.ok()) return Fail(arr.status().message());
+    arrays.push_back(std::move(arr).value());
+    auto& a = arrays.back();
+    tensors.push_back(tp::Tensor::Borrow(a.data.data(), a.shape, a.dtype));
+  }
+  tp::NamedTensors named;
+  for (size_t i = 0; i < inputs.size(); ++i) named.emplace_back(inputs[i].first, tensors[i]);
+  auto outputs = session->Run(named);
+  if (!outputs.ok()) return Fail(outputs.status().ToString());
+  mkdir(out_dir.c_str(), 0755);
+  const auto infos = session->Outputs();
+  for (size_t i = 0; i < infos.size(); ++i) {
+    std::string file = infos[i].name;
+    std::replace_if(file.begin(), file.end(), [](char c) { return c == '/' || c == '\\' || c == ':'; }, '_');
+    if (file.empty() || file == "." || file == "..") file = "output_" + std::to_string(i);
+    const std::string path = out_dir + "/" + file + ".npy";
+    tp::Status s = tp::cli::WriteNpy(path, (*outputs)[i]);
+    if (!s.ok()) return Fail(s.message());
+    std::cout << infos[i].name << " " << tp::DTypeName((*outputs)[i].dtype()) << " "
+              << ShapeString((*outputs)[i].shape()) << " -> " << path << "\n";
+  }
+  return 0;
+}
+
+void FillRandom(tp::Tensor& t, std::mt19937& rng) {
+  const int64_t n = t.num_elements();
+  switch (t.dtype()) {
+    case tp::DType::kF32: {
+      std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+      for (int64_t i = 0; i < n; ++i) t.Data<float>()[i] = d(rng);
+      break;
+    }
+    case tp::DType::kF64: {
+      std::uniform_real_distribution<double> d(-1.0, 1.0);
+      for (int64_t i = 0; i < n; ++i) t.Data<double>()[i] = d(rng);
+      break;
+    }
+    case tp::DType::kI64:
+      // Small non-negative values are valid token ids and masks for any model.
+      for (int64_t i = 0; i < n; ++i) t.Data<int64_t>()[i] = static_cast<int64_t>(rng() % 2);
+      break;
+    case tp::DType::kI32:
+      for (int64_t i = 0; i < n; ++i) t.Data<int32_t>()[i] = static_cast<int32_t>(rng() % 2);
+      break;
+    case tp::DType::kBool:
+      for (int64_t i = 0; i < n; ++i) t.Data<bool>()[i] = rng() % 2;
+      break;
+    default:
+      break;  // zeros
+  }
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * (v.size() - 1) + 0.5));
+  return v[k];
+}
+
+int Bench(const std::vector<std::string>& args) {
+  std::string model;
+  int64_t batch = 1, threads = 0;
+  double seconds = 5.0;
+  bool json = false;
+  std::map<std::string, int64_t> dims;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "--batch" || a == "--threads" || a == "--seconds" || a == "--dim") && i + 1 >= args.size()) {
+      return Usage(a + " needs a value");
+    }
+    if (a == "--batch") {
+      if (!ParseInt(args[++i], 1, 1 << 20, &batch)) return Usage("--batch takes 1..1048576, got " + args[i]);
+    } else if (a == "--threads") {
+      if (!ParseInt(args[++i], 0, 1024, &threads)) return Usage("--threads takes 0..1024, got " + args[i]);
+    } else if (a == "--seconds") {
+      char* end = nullptr;
+      seconds = std::strtod(args[++i].c_str(), &end);
+      if (end == args[i].c_str() || *end != '\0' || !(seconds > 0 && seconds <= 3600)) {
+        return Usage("--seconds takes a number in (0, 3600], got " + args[i]);
+      }
+    } else if (a == "--dim") {
+      std::string name, value;
+      int64_t v = 0;
+      if (!SplitAssign(args[++i], &name, &value) || !ParseInt(value, 1, 1 << 24, &v)) {
+        return Usage("--dim takes NAME=VALUE with VALUE >= 1, got " + args[i]);
+      }
+      dims[name] = v;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a.rfind("--", 0) == 0) {
+      return Usage("unknown option " + a);
+    } else if (model.empty()) {
+      model = a;
+    } else {
+      return Usage("unexpected argument " + a);
+    }
+  }
+  if (model.empty()) return Usage("bench needs a MODEL");
+  auto session = tp::Session::Load(model, tp::SessionOptions().Threads(static_cast<int>(threads)).MaxBatch(batch));
+  if (!session.ok()) return Fail(session.status().ToString());
+  const tp_session_t* s = session->c_session();
+  std::mt19937 rng(42);
+  std::vector<tp::Tensor> tensors;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < tp_session_input_count(s); ++i) {
+    std::vector<int64_t> shape;
+    for (size_t d = 0; d < tp_session_input_rank(s, i); ++d) {
+      int64_t v = tp_session_input_shape(s, i)[d];
+      const std::string dim_name = tp_session_input_dim_name(s, i, d);
+      if (!dim_name.empty() && dims.count(dim_name)) {
+        v = dims[dim_name];
+      } else if (v < 0 && d == 0) {
+        v = batch;
+      } else if (v < 0) {
+        return Fail(std::string("input \"") + tp_session_input_name(s, i) + "\" dimension " + std::to_string(d) +
+                    (dim_name.empty() ? "" : " (\"" + dim_name + "\")") + " is dynamic; pass --dim " +
+                    (dim_name.empty() ? "NAME" : dim_name) + "=VALUE");
+      }
+      shape.push_back(v);
+    }
+    auto t = tp::Tensor::Zeros(shape, static_cast<tp::DType>(tp_session_input_dtype(s, i)));
+    if (!t.ok()) return Fail(t.status().ToString());
+    FillRandom(*t, rng);
+    names.push_back(tp_session_input_name(s, i));
+    tensors.push_back(std::move(t).value());
+  }
+  tp::NamedTensors named;
+  for (size_t i = 0; i < names.size(); ++i) named.emplace_back(names[i], tensors[i]);
+  using Clock = std::chrono::steady_clock;
+  // Warm-up: plans, arena, caches.
+  for (int i = 0; i < 3; ++i) {
+    auto out = session->Run(named);
+    if (!out.ok()) return Fail(out.status().ToString());
+  }
+  std::vector<double> latencies_ms;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline || latencies_ms.size() < 10) {
+    const auto t0 = Clock::now();
+    auto out = session->Run(named);
+    const auto t1 = Clock::now();
+    if (!out.ok()) return Fail(out.status().ToString());
+    latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const double p50 = Percentile(latencies_ms, 50), p90 = Percentile(latencies_ms, 90),
+               p99 = Percentile(latencies_ms, 99);
+  const double throughput = static_cast<double>(batch) * latencies_ms.size() / elapsed;
+  const int used_threads = threads > 0 ? static_cast<int>(threads) : 0;
+  if (json) {
+    std::string escaped;
+    for (char c : model) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    std::printf("{\"model\": \"%s\", \"batch\": %lld, \"threads\": %d, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
+                "\"p99_ms\": %.4f, \"throughput_per_s\": %.2f, \"runs\": %zu}\n",
+                escaped.c_str(), static_cast<long long>(batch), used_threads, p50, p90, p99, throughput,
+                latencies_ms.size());
+  } else {
+    std::printf("model %s  batch %lld  threads %s  runs %zu\n", model.c_str(), static_cast<long long>(batch),
+                used_threads ? std::to_string(used_threads).c_str() : "auto", latencies_ms.size());
+    std::printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f\nthroughput  %.1f items/s\n", p50, p90, p99, throughput);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int major = 0, minor = 0;
+  tp_get_api_version(&major, &minor);
+  if (!tp_check_api_version(TP_API_VERSION_MAJOR, TP_API_VERSION_MINOR)) {
+    return Fail("libtensorpod API " + std::to_string(major) + "." + std::to_string(minor) +
+                " cannot serve this tool (built for " + std::to_string(TP_API_VERSION_MAJOR) + "." +
+                std::to_string(TP_API_VERSION_MINOR) + ")");
+  }
+  if (argc < 2) return Usage("missing command");
+  const std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "inspect") return Inspect(args);
+  if (cmd == "run") return Run(args);
+  if (cmd == "bench") return Bench(args);
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "tensorpod " << tp_get_version_string() << " (C API " << major << "." << minor << ")\n";
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  return Usage("unknown command \"" + cmd + "\"");
+}

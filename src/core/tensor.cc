@@ -13,6 +13,12 @@ void* AlignedAlloc(size_t bytes) {
 void AlignedFree(void* p) { std::free(p); }
 
 StatusOr<Tensor> Tensor::Empty(DType dtype, const Shape& shape) {
+  TP_ASSIGN_OR_RETURN(Tensor t, Uninitialized(dtype, shape));
+  if (t.nbytes() > 0) std::memset(t.raw_data(), 0, t.nbytes());
+  return t;
+}
+
+StatusOr<Tensor> Tensor::Uninitialized(DType dtype, const Shape& shape) {
   TP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
   const size_t elem = DTypeSize(dtype);
   TP_CHECK_ARG(elem > 0, "cannot allocate a tensor of undefined type");
@@ -23,7 +29,6 @@ StatusOr<Tensor> Tensor::Empty(DType dtype, const Shape& shape) {
   if (p == nullptr) {
     return TP_ERROR(kResourceExhausted, "out of memory allocating " << bytes << " bytes");
   }
-  std::memset(p, 0, bytes);
   std::shared_ptr<void> holder(p, AlignedFree);
   return Tensor(dtype, shape, p, std::move(holder));
 }

@@ -46,6 +46,8 @@ class Tensor {
 
   // Allocates a zero-initialised, 64-byte aligned tensor on the CPU heap.
   static StatusOr<Tensor> Empty(DType dtype, const Shape& shape);
+  // Same, without zeroing: for tensors about to be overwritten.
+  static StatusOr<Tensor> Uninitialized(DType dtype, const Shape& shape);
   // A deep copy into fresh CPU memory.
   StatusOr<Tensor> Clone() const;
 

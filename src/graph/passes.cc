@@ -1,1 +1,320 @@
-// (being written)
+#include <cmath>
+#include <cstring>
+
+#include "core/logging.h"
+#include "graph/graph.h"
+
+namespace tensorpod::internal {
+namespace {
+
+// Drops nodes flagged in `remove` and refreshes producers.
+Status Compact(Graph* g, const std::vector<bool>& remove) {
+  std::vector<Node> kept;
+  kept.reserve(g->nodes().size());
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    if (!remove[i]) kept.push_back(std::move(g->nodes()[i]));
+  }
+  g->nodes() = std::move(kept);
+  return g->TopologicalSort();
+}
+
+bool IsGraphOutput(const Graph& g, int v) {
+  for (int o : g.outputs()) if (o == v) return true;
+  return false;
+}
+
+// The single node reading `v`, or -1 if none or several (or a graph output).
+int SoleReader(const Graph& g, const std::vector<int>& uses, int v) {
+  if (v < 0 || uses[v] != 1 || IsGraphOutput(g, v)) return -1;
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    for (int in : g.nodes()[i].inputs) if (in == v) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const Tensor* ConstInput(const Graph& g, const Node& n, size_t i) {
+  if (i >= n.inputs.size() || n.inputs[i] < 0) return nullptr;
+  const Value& v = g.values()[n.inputs[i]];
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
+bool IsScalarConst(const Tensor* t, double value) {
+  return t != nullptr && t->num_elements() == 1 && IsFloatingPoint(t->dtype()) &&
+         std::abs(t->GetAsDouble(0) - value) < 1e-4 * std::max(1.0, std::abs(value));
+}
+
+int AddConstant(Graph* g, const std::string& hint, Tensor t) {
+  const int id = g->AddValue(hint);
+  Value& v = g->values()[id];
+  v.dtype = t.dtype();
+  v.has_shape = true;
+  v.shape = t.shape();
+  v.constant = std::move(t);
+  return id;
+}
+
+// Replaces every read of `from` with `to`.
+void RewireReaders(Graph* g, int from, int to) {
+  for (auto& n : g->nodes()) for (int& in : n.inputs) if (in == from) in = to;
+}
+
+}  // namespace
+
+Status EliminateDeadNodes(Graph* g) {
+  std::vector<bool> live_value(g->values().size(), false);
+  for (int v : g->outputs()) live_value[v] = true;
+  std::vector<bool> remove(g->nodes().size(), true);
+  for (int i = static_cast<int>(g->nodes().size()) - 1; i >= 0; --i) {
+    const Node& n = g->nodes()[i];
+    bool live = false;
+    for (int v : n.outputs) live = live || (v >= 0 && live_value[v]);
+    if (!live) continue;
+    remove[i] = false;
+    for (int v : n.inputs) if (v >= 0) live_value[v] = true;
+  }
+  return Compact(g, remove);
+}
+
+Status FoldConstants(Graph* g, const NodeEvaluator& evaluate) {
+  constexpr size_t kMaxGrowthBytes = size_t{1} << 20;
+  std::vector<bool> remove(g->nodes().size(), false);
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    const Node& n = g->nodes()[i];
+    std::vector<const Tensor*> inputs;
+    bool all_const = true;
+    size_t in_bytes = 0;
+    for (int v : n.inputs) {
+      if (v < 0) {
+        inputs.push_back(nullptr);
+        continue;
+      }
+      const Value& val = g->values()[v];
+      all_const = all_const && val.is_constant();
+      inputs.push_back(val.is_constant() ? &val.constant : nullptr);
+      if (val.is_constant()) in_bytes += val.constant.nbytes();
+    }
+    if (!all_const) continue;
+    auto out = evaluate(n, inputs);
+    if (!out.ok()) {
+      TP_LOG_DEBUG("not folding node \"{}\": {}", n.name, out.status().ToString());
+      continue;
+    }
+    size_t out_bytes = 0;
+    for (const auto& t : *out) out_bytes += t.nbytes();
+    if (out_bytes > std::max(2 * in_bytes, kMaxGrowthBytes)) continue;
+    for (size_t k = 0; k < n.outputs.size() && k < out->size(); ++k) {
+      if (n.outputs[k] < 0) continue;
+      Value& v = g->values()[n.outputs[k]];
+      v.constant = (*out)[k];
+      v.dtype = v.constant.dtype();
+      v.has_shape = true;
+      v.shape = v.constant.shape();
+    }
+    remove[i] = true;
+  }
+  return Compact(g, remove);
+}
+
+Status FoldConvBatchNorm(Graph* g) {
+  std::vector<int> uses = g->UseCounts();
+  std::vector<bool> remove(g->nodes().size(), false);
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    Node& conv = g->nodes()[i];
+    if (conv.op_type != "Conv" || conv.outputs.empty()) continue;
+    const int bn_index = SoleReader(*g, uses, conv.outputs[0]);
+    if (bn_index < 0) continue;
+    const Node& bn = g->nodes()[bn_index];
+    if (bn.op_type != "BatchNormalization" || bn.inputs.size() != 5 || bn.attrs.GetInt("training_mode", 0) != 0) {
+      continue;
+    }
+    const Tensor* w = ConstInput(*g, conv, 1);
+    const Tensor* b = ConstInput(*g, conv, 2);
+    const Tensor* scale = ConstInput(*g, bn, 1);
+    const Tensor* shift = ConstInput(*g, bn, 2);
+    const Tensor* mean = ConstInput(*g, bn, 3);
+    const Tensor* var = ConstInput(*g, bn, 4);
+    if (!w || !scale || !shift || !mean || !var || w->dtype() != DType::kF32 || w->rank() < 3) continue;
+    if (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && b == nullptr) continue;
+    const int64_t cout = w->dim(0);
+    bool ok = true;
+    for (const Tensor* t : {scale, shift, mean, var}) ok = ok && t->dtype() == DType::kF32 && t->num_elements() == cout;
+    if (b) ok = ok && b->dtype() == DType::kF32 && b->num_elements() == cout;
+    if (!ok) continue;
+    const float eps = bn.attrs.GetFloat("epsilon", 1e-5f);
+    TP_ASSIGN_OR_RETURN(Tensor nw, w->Clone());
+    TP_ASSIGN_OR_RETURN(Tensor nb, Tensor::Empty(DType::kF32, {cout}));
+    const int64_t per_out = w->num_elements() / cout;
+    for (int64_t c = 0; c < cout; ++c) {
+      const float s = scale->data<float>()[c] / std::sqrt(var->data<float>()[c] + eps);
+      float* wc = nw.data<float>() + c * per_out;
+      for (int64_t k = 0; k < per_out; ++k) wc[k] *= s;
+      const float bias = b ? b->data<float>()[c] : 0.0f;
+      nb.data<float>()[c] = (bias - mean->data<float>()[c]) * s + shift->data<float>()[c];
+    }
+    const int bn_out = bn.outputs[0];
+    const std::string name = conv.name;
+    const int w_id = AddConstant(g, name + "_bn_w", std::move(nw));
+    const int b_id = AddConstant(g, name + "_bn_b", std::move(nb));
+    Node& c2 = g->nodes()[i];  // AddConstant may not move nodes, but re-take the reference anyway
+    c2.inputs.resize(3);
+    c2.inputs[1] = w_id;
+    c2.inputs[2] = b_id;
+    c2.outputs[0] = bn_out;
+    remove[bn_index] = true;
+    uses = g->UseCounts();
+  }
+  return Compact(g, remove);
+}
+
+namespace {
+
+// Recognises x * 0.5 * (1 + erf(x / sqrt(2))) ending at node `mul_index`
+// (the outer Mul) and returns the value x, or -1.
+int MatchErfGelu(const Graph& g, const std::vector<int>& uses, size_t end, std::vector<int>* matched) {
+  const auto& nodes = g.nodes();
+  const Node& last = nodes[end];
+  if (last.op_type != "Mul" || last.inputs.size() != 2) return -1;
+  auto producer = [&](int v) { return v >= 0 ? g.values()[v].producer : -1; };
+  // Form A: Mul(Mul(x, Add(Erf(Div(x, s2)), 1)), 0.5); form B: Mul(x, Mul(Add(...), 0.5)).
+  for (int side = 0; side < 2; ++side) {
+    const Tensor* half = ConstInput(g, last, 1 - side);
+    const int inner_id = last.inputs[side];
+    const int inner = producer(inner_id);
+    if (!IsScalarConst(half, 0.5) || inner < 0 || nodes[inner].op_type != "Mul" || uses[inner_id] != 1) continue;
+    const Node& mul = nodes[inner];
+    for (int s2 = 0; s2 < 2; ++s2) {
+      const int x = mul.inputs[s2];
+      const int add_id = mul.inputs[1 - s2];
+      const int add = producer(add_id);
+      if (add < 0 || nodes[add].op_type != "Add" || uses[add_id] != 1) continue;
+      for (int s3 = 0; s3 < 2; ++s3) {
+        if (!IsScalarConst(ConstInput(g, nodes[add], 1 - s3), 1.0)) continue;
+        const int erf_id = nodes[add].inputs[s3];
+        const int erf = producer(erf_id);
+        if (erf < 0 || nodes[erf].op_type != "Erf" || uses[erf_id] != 1) continue;
+        const int div_id = nodes[erf].inputs[0];
+        const int div = producer(div_id);
+        if (div < 0 || uses[div_id] != 1 || nodes[div].inputs.size() != 2 || nodes[div].inputs[0] != x) continue;
+        const Tensor* c = ConstInput(g, nodes[div], 1);
+        const bool ok = (nodes[div].op_type == "Div" && IsScalarConst(c, std::sqrt(2.0))) ||
+                        (nodes[div].op_type == "Mul" && IsScalarConst(c, 1.0 / std::sqrt(2.0)));
+        if (!ok) continue;
+        *matched = {div, erf, add, inner};
+        return x;
+      }
+    }
+  }
+  return -1;
+}
+
+bool ActivationFromNode(const Graph& g, const Node& n, Attributes* attrs) {
+  static const char* kSimple[] = {"Relu", "Sigmoid", "Tanh", "Gelu"};
+  for (const char* k : kSimple) {
+    if (n.op_type == k) {
+      if (n.op_type == "Gelu" && n.attrs.GetString("approximate", "none") != "none") return false;
+      attrs->Set("tp_activation", std::string(k));
+      return true;
+    }
+  }
+  if (n.op_type == "LeakyRelu") {
+    attrs->Set("tp_activation", std::string("LeakyRelu"));
+    attrs->Set("tp_alpha", n.attrs.GetFloat("alpha", 0.01f));
+    return true;
+  }
+  if (n.op_type == "Clip") {
+    float lo = -INFINITY, hi = INFINITY;
+    if (n.opset < 11) {
+      lo = n.attrs.GetFloat("min", lo);
+      hi = n.attrs.GetFloat("max", hi);
+    } else {
+      for (size_t i = 1; i < n.inputs.size(); ++i) {
+        if (n.inputs[i] < 0) continue;
+        const Tensor* t = ConstInput(g, n, i);
+        if (t == nullptr || t->num_elements() != 1 || t->dtype() != DType::kF32) return false;
+        (i == 1 ? lo : hi) = t->data<float>()[0];
+      }
+    }
+    attrs->Set("tp_activation", std::string("Clip"));
+    attrs->Set("tp_clip_min", lo);
+    attrs->Set("tp_clip_max", hi);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status FuseBiasActivation(Graph* g) {
+  // 1. Erf-form GELU subgraphs -> Gelu.
+  {
+    std::vector<int> uses = g->UseCounts();
+    std::vector<bool> remove(g->nodes().size(), false);
+    for (size_t i = 0; i < g->nodes().size(); ++i) {
+      std::vector<int> matched;
+      const int x = MatchErfGelu(*g, uses, i, &matched);
+      if (x < 0) continue;
+      bool free = true;
+      for (int m : matched) free = free && !remove[m];
+      if (!free) continue;
+      for (int m : matched) remove[m] = true;
+      Node& n = g->nodes()[i];
+      n.op_type = "Gelu";
+      n.attrs = Attributes();
+      n.inputs = {x};
+    }
+    TP_RETURN_IF_ERROR(Compact(g, remove));
+  }
+  // 2. MatMul(A, W) + Add(bias) -> tp.FusedMatMul.
+  {
+    std::vector<int> uses = g->UseCounts();
+    std::vector<bool> remove(g->nodes().size(), false);
+    for (size_t i = 0; i < g->nodes().size(); ++i) {
+      Node& mm = g->nodes()[i];
+      if (mm.op_type != "MatMul" || mm.inputs.size() != 2) continue;
+      const Tensor* w = ConstInput(*g, mm, 1);
+      if (w == nullptr || w->rank() != 2 || w->dtype() != DType::kF32) continue;
+      const Value& a = g->values()[mm.inputs[0]];
+      if (a.dtype != DType::kF32) continue;
+      mm.op_type = "tp.FusedMatMul";
+      const int add_index = SoleReader(*g, uses, mm.outputs[0]);
+      if (add_index < 0 || g->nodes()[add_index].op_type != "Add") continue;
+      const Node& add = g->nodes()[add_index];
+      const int bias_side = add.inputs[0] == mm.outputs[0] ? 1 : 0;
+      const Tensor* bias = ConstInput(*g, add, bias_side);
+      if (bias == nullptr || bias->dtype() != DType::kF32 || bias->num_elements() != w->dim(1)) continue;
+      bool trailing = true;
+      for (int64_t d = 0; d + 1 < bias->rank(); ++d) trailing = trailing && bias->dim(d) == 1;
+      if (!trailing || bias->rank() == 0) continue;
+      const int bias_id = add.inputs[bias_side];
+      const int out = add.outputs[0];
+      Node& m2 = g->nodes()[i];
+      m2.inputs.push_back(bias_id);
+      m2.outputs[0] = out;
+      remove[add_index] = true;
+    }
+    TP_RETURN_IF_ERROR(Compact(g, remove));
+  }
+  // 3. Activation after FusedMatMul / Gemm / Conv -> attribute.
+  {
+    std::vector<int> uses = g->UseCounts();
+    std::vector<bool> remove(g->nodes().size(), false);
+    for (size_t i = 0; i < g->nodes().size(); ++i) {
+      Node& n = g->nodes()[i];
+      if (n.op_type != "tp.FusedMatMul" && n.op_type != "Gemm" && n.op_type != "Conv") continue;
+      if (n.attrs.Has("tp_activation") || n.outputs.empty()) continue;
+      const int act_index = SoleReader(*g, uses, n.outputs[0]);
+      if (act_index < 0 || remove[act_index]) continue;
+      const Node& act = g->nodes()[act_index];
+      Attributes fused = n.attrs;
+      if (!ActivationFromNode(*g, act, &fused)) continue;
+      const int out = act.outputs[0];
+      n.attrs = std::move(fused);
+      n.outputs[0] = out;
+      remove[act_index] = true;
+    }
+    TP_RETURN_IF_ERROR(Compact(g, remove));
+  }
+  return Status::Ok();
+}
+
+}  // namespace tensorpod::internal

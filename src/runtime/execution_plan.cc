@@ -1,1 +1,205 @@
-// (being written)
+#include "runtime/execution_plan.h"
+
+#include "core/logging.h"
+#include "planner/memory_planner.h"
+
+namespace tensorpod::internal {
+
+// Note [Plan-time shape evaluation]
+// Models exported with dynamic batch compute shapes at run time: Shape ->
+// Gather -> Unsqueeze -> Concat -> Reshape. Those values depend only on input
+// shapes, so they are computed once per input signature while planning,
+// which also gives every value a concrete shape for the memory planner. A
+// value is "demanded" when some node's schema reads it (OpSchema::
+// value_inputs); the nodes producing demanded values run at plan time and
+// the values become plan constants. Shape and Size need only their input's
+// shape, which stops the demand there. When a demanded value traces back to
+// a graph input's data (rare outside the ONNX node tests), the plan reads
+// that data and is not cached.
+
+namespace {
+
+class PlanScratch : public Scratch {
+ public:
+  ~PlanScratch() override { AlignedFree(p_); }
+  void* Get(size_t bytes) override {
+    if (bytes > size_) {
+      AlignedFree(p_);
+      p_ = AlignedAlloc(bytes);
+      size_ = p_ ? bytes : 0;
+    }
+    return p_;
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
+Status AnalyzeModel(CompiledModel* m) {
+  const Graph& g = m->graph;
+  const auto& nodes = g.nodes();
+  m->schemas.assign(nodes.size(), nullptr);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    m->schemas[i] = SchemaRegistry::Global().Find(nodes[i].op_type);
+    TP_INTERNAL_CHECK(m->schemas[i] != nullptr, "no schema for " << nodes[i].op_type);
+  }
+  std::vector<bool> demanded(g.values().size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (int k : m->schemas[i]->value_inputs) {
+      if (k < static_cast<int>(nodes[i].inputs.size()) && nodes[i].inputs[k] >= 0) {
+        demanded[nodes[i].inputs[k]] = true;
+      }
+    }
+  }
+  m->plan_time.assign(nodes.size(), false);
+  for (int i = static_cast<int>(nodes.size()) - 1; i >= 0; --i) {
+    bool needed = false;
+    for (int v : nodes[i].outputs) needed = needed || (v >= 0 && demanded[v]);
+    if (!needed) continue;
+    m->plan_time[i] = true;
+    if (m->schemas[i]->shape_only) continue;
+    for (int v : nodes[i].inputs) if (v >= 0) demanded[v] = true;
+  }
+  m->input_value_needed.assign(g.inputs().size(), false);
+  for (size_t i = 0; i < g.inputs().size(); ++i) m->input_value_needed[i] = demanded[g.inputs()[i]];
+  return Status::Ok();
+}
+
+StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
+                                                         const std::vector<const Tensor*>& inputs) {
+  const Graph& g = m.graph;
+  auto plan = std::make_shared<ExecutionPlan>();
+  auto& values = plan->values;
+  values.resize(g.values().size());
+  // Values whose data planning may read.
+  std::vector<const Tensor*> known(g.values().size(), nullptr);
+  for (size_t i = 0; i < g.values().size(); ++i) {
+    const Value& v = g.values()[i];
+    if (!v.is_constant()) continue;
+    values[i].slot = Slot::kConstant;
+    values[i].dtype = v.dtype;
+    values[i].shape = v.constant.shape();
+    values[i].constant = v.constant;
+    known[i] = &v.constant;
+  }
+  for (size_t i = 0; i < g.inputs().size(); ++i) {
+    const int id = g.inputs()[i];
+    values[id].slot = Slot::kInput;
+    values[id].index = static_cast<int>(i);
+    values[id].dtype = inputs[i]->dtype();
+    values[id].shape = inputs[i]->shape();
+    if (m.input_value_needed[i]) {
+      known[id] = inputs[i];
+      plan->cacheable = false;
+    }
+  }
+
+  PlanScratch scratch;
+  for (size_t ni = 0; ni < g.nodes().size(); ++ni) {
+    const Node& n = g.nodes()[ni];
+    const OpSchema& schema = *m.schemas[ni];
+    const int nin = static_cast<int>(n.inputs.size());
+    const int nout = static_cast<int>(n.outputs.size());
+    if (nin < schema.min_inputs || (schema.max_inputs >= 0 && nin > schema.max_inputs) ||
+        nout < schema.min_outputs || (schema.max_outputs >= 0 && nout > schema.max_outputs)) {
+      return TP_ERROR(kInvalidArgument, "node \"" << n.name << "\" (" << n.op_type << ") has " << nin
+                                                  << " inputs and " << nout << " outputs; the op takes "
+                                                  << schema.min_inputs << ".." << schema.max_inputs << " and "
+                                                  << schema.min_outputs << ".." << schema.max_outputs);
+    }
+    std::vector<InferInput> infer(nin);
+    for (int k = 0; k < nin; ++k) {
+      const int v = n.inputs[k];
+      if (v < 0) continue;
+      if (values[v].slot == Slot::kUnused) {
+        return TP_ERROR(kInternal, "node \"" << n.name << "\" reads \"" << g.values()[v].name
+                                             << "\" before it is computed");
+      }
+      infer[k] = InferInput{true, values[v].dtype, values[v].shape, known[v]};
+    }
+    InferContext ictx(n.attrs, n.opset, n.name, std::move(infer), nout);
+    {
+      Status s = schema.infer(ictx);
+      if (!s.ok()) {
+        if (s.message().find(n.name) != std::string::npos) return s;
+        return s.WithContext("node \"" + n.name + "\" (" + n.op_type + ")");
+      }
+    }
+    for (int k = 0; k < nout; ++k) {
+      const int v = n.outputs[k];
+      if (v < 0) continue;
+      auto count = NumElements(ictx.output_shape(k));
+      if (!count.ok()) return count.status().WithContext("node \"" + n.name + "\" output " + std::to_string(k));
+      values[v].dtype = ictx.output_dtype(k);
+      values[v].shape = ictx.output_shape(k);
+      values[v].slot = Slot::kArena;
+    }
+    if (!m.plan_time[ni]) {
+      plan->steps.push_back(PlanStep{static_cast<int>(ni), n.inputs, n.outputs});
+      continue;
+    }
+    // Evaluate now: see Note [Plan-time shape evaluation].
+    std::vector<Tensor> shape_views;
+    shape_views.reserve(nin);
+    KernelContext kctx;
+    for (int k = 0; k < nin; ++k) {
+      const int v = n.inputs[k];
+      if (v < 0) {
+        kctx.inputs.push_back(nullptr);
+      } else if (known[v] != nullptr) {
+        kctx.inputs.push_back(known[v]);
+      } else if (schema.shape_only) {
+        shape_views.emplace_back(values[v].dtype, values[v].shape, nullptr);
+        kctx.inputs.push_back(&shape_views.back());
+      } else {
+        return TP_ERROR(kUnimplemented, "node \"" << n.name << "\" (" << n.op_type
+                                                  << ") computes a shape from \"" << g.values()[v].name
+                                                  << "\", whose data is only known at run time");
+      }
+    }
+    std::vector<Tensor> outs(nout);
+    for (int k = 0; k < nout; ++k) {
+      TP_ASSIGN_OR_RETURN(outs[k], Tensor::Empty(ictx.output_dtype(k), ictx.output_shape(k)));
+      kctx.outputs.push_back(&outs[k]);
+    }
+    kctx.scratch = &scratch;
+    TP_RETURN_IF_ERROR(m.nodes[ni].kernel->Compute(kctx));
+    for (int k = 0; k < nout; ++k) {
+      const int v = n.outputs[k];
+      if (v < 0) continue;
+      values[v].slot = Slot::kConstant;
+      values[v].constant = std::move(outs[k]);
+      known[v] = &values[v].constant;
+    }
+  }
+
+  // Graph outputs produced by steps are allocated per call, not in the arena.
+  for (int v : g.outputs()) {
+    if (values[v].slot == Slot::kArena) values[v].slot = Slot::kOutput;
+  }
+  // Lifetimes of arena values -> offsets.
+  std::vector<int> first(values.size(), -1), last(values.size(), -1);
+  for (int s = 0; s < static_cast<int>(plan->steps.size()); ++s) {
+    for (int v : plan->steps[s].outputs) {
+      if (v >= 0 && first[v] < 0) first[v] = s;
+      if (v >= 0) last[v] = std::max(last[v], s);
+    }
+    for (int v : plan->steps[s].inputs) if (v >= 0) last[v] = s;
+  }
+  std::vector<BufferRequest> requests;
+  std::vector<int> request_value;
+  for (size_t v = 0; v < values.size(); ++v) {
+    if (values[v].slot != Slot::kArena || first[v] < 0) continue;
+    requests.push_back({NumElementsUnchecked(values[v].shape) * DTypeSize(values[v].dtype), first[v], last[v]});
+    request_value.push_back(static_cast<int>(v));
+  }
+  MemoryPlan mem = PlanMemory(requests);
+  for (size_t r = 0; r < requests.size(); ++r) values[request_value[r]].offset = mem.offsets[r];
+  plan->arena_bytes = mem.arena_bytes;
+  return std::shared_ptr<const ExecutionPlan>(std::move(plan));
+}
+
+}  // namespace tensorpod::internal

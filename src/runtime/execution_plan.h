@@ -1,0 +1,66 @@
+// A compiled model and its execution plans.
+//
+// CompiledModel is what a Session keeps after load: the optimised graph, one
+// kernel per node, and which nodes compute shapes. An ExecutionPlan is
+// specialised to one signature of concrete input shapes: every value's shape
+// and dtype, the values fixed for this signature (constants, and shape
+// computations such as Shape -> Gather -> Concat -> Reshape evaluated while
+// planning), the steps left to run, and each activation's offset in the
+// context's arena. Plans are immutable and shared by execution contexts.
+//
+// See Note [Plan-time shape evaluation] in execution_plan.cc.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "graph/graph.h"
+#include "ops/op_schema.h"
+#include "planner/partitioner.h"
+
+namespace tensorpod::internal {
+
+struct CompiledModel {
+  Graph graph;
+  std::vector<PartitionedNode> nodes;     // parallel to graph.nodes()
+  std::vector<const OpSchema*> schemas;   // parallel to graph.nodes()
+  std::vector<bool> plan_time;            // node evaluated while planning
+  std::vector<bool> input_value_needed;   // per graph input: planning reads its data
+};
+
+// Fills schemas, plan_time and input_value_needed for a graph whose
+// nodes have kernels already.
+Status AnalyzeModel(CompiledModel* m);
+
+enum class Slot { kUnused, kInput, kConstant, kArena, kOutput };
+
+struct PlannedValue {
+  Slot slot = Slot::kUnused;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  size_t offset = 0;  // kArena: byte offset in the arena
+  int index = -1;     // kInput: graph input index
+  Tensor constant;    // kConstant
+};
+
+struct PlanStep {
+  int node = 0;
+  std::vector<int> inputs;   // value ids, -1 for omitted
+  std::vector<int> outputs;  // value ids, -1 for omitted
+};
+
+struct ExecutionPlan {
+  std::vector<PlannedValue> values;
+  std::vector<PlanStep> steps;
+  size_t arena_bytes = 0;
+  // False when planning read the data (not just the shape) of a graph input,
+  // so the plan is valid for this call only.
+  bool cacheable = true;
+};
+
+// REQUIRES: inputs[i] matches graph input i in dtype and rank (validated by
+// the Session). Errors name the node whose shapes do not fit.
+StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
+                                                         const std::vector<const Tensor*>& inputs);
+
+}  // namespace tensorpod::internal

@@ -1,0 +1,99 @@
+// Session: a loaded model ready to run. Load parses and validates the model,
+// optimises the graph (constant folding, Conv+BatchNormalization folding,
+// bias/activation fusion, dead-node elimination), builds one kernel per
+// node and reserves an arena for `max_batch`. Run is safe to call from many
+// threads at once: each call borrows an execution context (its own arena and
+// scratch) from a pool that grows on demand. After warm-up, a Run whose
+// input shapes were seen before allocates no activation memory.
+//
+// Example:
+//   SessionOptions opts;
+//   opts.threads = 2;
+//   TP_ASSIGN_OR_RETURN(auto session, Session::Load("model.onnx", opts));
+//   TP_ASSIGN_OR_RETURN(auto outputs, session->Run({"x"}, {x}, {}));
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "device/allocator.h"
+#include "runtime/execution_plan.h"
+
+namespace tensorpod::internal {
+
+struct SessionOptions {
+  std::string device = "auto";   // "cpu", "auto", "cuda", "cuda:N"
+  int threads = 0;               // intra-op threads; 0: one per core
+  int64_t max_batch = 0;         // arena reserved for this batch; 0: none
+  bool allow_cpu_fallback = true;
+  bool optimize = true;          // graph passes
+  std::string log_level;         // empty: keep the current level
+  // Where activations and scratch live; nullptr: the backend's allocator.
+  // Must outlive the session. Tests pass a CountingAllocator here.
+  Allocator* activation_allocator = nullptr;
+};
+
+struct IoInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape shape;                         // kDynamicDim for dynamic dims
+  std::vector<std::string> dim_params; // symbolic names, "" if none
+  bool has_shape = false;
+};
+
+struct ModelStats {
+  std::map<std::string, int> op_histogram;  // of the model as loaded
+  int64_t parameter_count = 0;
+  int opset = 0;
+};
+
+class ExecutionContext;
+
+class Session {
+ public:
+  static StatusOr<std::unique_ptr<Session>> Load(const std::string& path, const SessionOptions& options);
+  // `model_dir`: where external data files are; empty if the model has none.
+  static StatusOr<std::unique_ptr<Session>> LoadFromBytes(const void* data, size_t size,
+                                                          const SessionOptions& options,
+                                                          const std::string& model_dir = "");
+  ~Session();
+
+  const std::vector<IoInfo>& inputs() const { return inputs_; }
+  const std::vector<IoInfo>& outputs() const { return outputs_; }
+  const ModelStats& stats() const { return stats_; }
+  int threads() const { return threads_; }
+  std::string device() const { return "cpu"; }
+
+  // Runs the model. `input_names[i]` names `inputs[i]`; every model input
+  // must be given once. `output_names` empty: all outputs in model order.
+  // Outputs are freshly allocated tensors owned by the caller.
+  StatusOr<std::vector<Tensor>> Run(const std::vector<std::string>& input_names,
+                                    const std::vector<Tensor>& inputs,
+                                    const std::vector<std::string>& output_names) const;
+
+ private:
+  Session() = default;
+  Status Initialize(Graph graph, const SessionOptions& options);
+  Status ValidateInput(int index, const Tensor& t) const;
+  StatusOr<std::shared_ptr<const ExecutionPlan>> GetPlan(const std::vector<const Tensor*>& inputs) const;
+  std::unique_ptr<ExecutionContext> AcquireContext() const;
+  void ReleaseContext(std::unique_ptr<ExecutionContext> ctx) const;
+
+  CompiledModel model_;
+  std::vector<IoInfo> inputs_;
+  std::vector<IoInfo> outputs_;
+  ModelStats stats_;
+  int threads_ = 1;
+  int64_t max_batch_ = 0;
+  Allocator* allocator_ = nullptr;
+
+  mutable std::mutex mu_;
+  mutable std::map<std::vector<int64_t>, std::shared_ptr<const ExecutionPlan>> plans_;  // guarded by mu_
+  mutable std::vector<std::unique_ptr<ExecutionContext>> free_contexts_;              // guarded by mu_
+  mutable size_t reserved_arena_bytes_ = 0;                                           // guarded by mu_
+};
+
+}  // namespace tensorpod::internal
