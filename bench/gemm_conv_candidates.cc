@@ -662,6 +662,15 @@ const char* Env(const char* name) {
   return v ? v : "(unset)";
 }
 
+// The first three fields of /proc/loadavg: other work on a shared machine
+// shows up here and explains outliers, so the header and footer print it.
+std::string LoadAvg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  if (!(f >> a >> b >> c)) return "unknown";
+  return a + " " + b + " " + c;
+}
+
 std::string CpuModel() {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
@@ -719,6 +728,7 @@ void PrintHeader(const Peak* peak) {
               "has no AVX2"
 #endif
   );
+  std::printf("loadavg at start  : %s (1, 5, 15 min)\n", LoadAvg().c_str());
   std::printf("timing            : median over >= %d calls and >= %.2f s per "
               "case, after 2 warm-up calls\n",
               kMinReps, g_seconds_per_case);
@@ -764,6 +774,7 @@ int main(int argc, char** argv) {
   if (has("gemm")) RunGemm(peak);
   if (has("conv")) RunConv();
   if (has("mix")) RunMix();
-  std::printf("\ntotal wall time: %.1f s\n", Seconds(t0, Clock::now()));
+  std::printf("\nloadavg at end: %s; total wall time: %.1f s\n",
+              LoadAvg().c_str(), Seconds(t0, Clock::now()));
   return 0;
 }

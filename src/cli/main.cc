@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <vector>
 
-#include "cli/npy.h"
+#include "npy.h"
 #include "tensorpod/tensorpod.hpp"
 
 namespace tp = tensorpod;

@@ -168,38 +168,56 @@ Status FoldConvBatchNorm(Graph* g) {
 
 namespace {
 
-// Recognises x * 0.5 * (1 + erf(x / sqrt(2))) ending at node `mul_index`
-// (the outer Mul) and returns the value x, or -1.
+// Recognises GELU in erf form, x * 0.5 * (1 + erf(x / sqrt(2))), written as
+// two Muls over the three factors {x, 0.5, 1 + erf(...)} in any grouping
+// (PyTorch exports Mul(Mul(x, 0.5), Add(1, Erf(Div(x, 1.414))))). `end` is
+// the outer Mul. Returns x and the other matched nodes, or -1.
 int MatchErfGelu(const Graph& g, const std::vector<int>& uses, size_t end, std::vector<int>* matched) {
   const auto& nodes = g.nodes();
   const Node& last = nodes[end];
   if (last.op_type != "Mul" || last.inputs.size() != 2) return -1;
   auto producer = [&](int v) { return v >= 0 ? g.values()[v].producer : -1; };
-  // Form A: Mul(Mul(x, Add(Erf(Div(x, s2)), 1)), 0.5); form B: Mul(x, Mul(Add(...), 0.5)).
+  auto constant = [&](int v) -> const Tensor* {
+    return v >= 0 && g.values()[v].is_constant() ? &g.values()[v].constant : nullptr;
+  };
+  // x if `v` is 1 + erf(x / sqrt(2)) with single-use intermediates.
+  auto erf_term = [&](int v, std::vector<int>* nodes_out) -> int {
+    const int add = producer(v);
+    if (add < 0 || nodes[add].op_type != "Add" || uses[v] != 1 || nodes[add].inputs.size() != 2) return -1;
+    for (int s = 0; s < 2; ++s) {
+      if (!IsScalarConst(constant(nodes[add].inputs[1 - s]), 1.0)) continue;
+      const int erf_id = nodes[add].inputs[s];
+      const int erf = producer(erf_id);
+      if (erf < 0 || nodes[erf].op_type != "Erf" || uses[erf_id] != 1) continue;
+      const int div_id = nodes[erf].inputs[0];
+      const int div = producer(div_id);
+      if (div < 0 || uses[div_id] != 1 || nodes[div].inputs.size() != 2) continue;
+      const Tensor* c = constant(nodes[div].inputs[1]);
+      const bool scaled = (nodes[div].op_type == "Div" && IsScalarConst(c, std::sqrt(2.0))) ||
+                          (nodes[div].op_type == "Mul" && IsScalarConst(c, 1.0 / std::sqrt(2.0)));
+      if (!scaled) continue;
+      *nodes_out = {div, erf, add};
+      return nodes[div].inputs[0];
+    }
+    return -1;
+  };
   for (int side = 0; side < 2; ++side) {
-    const Tensor* half = ConstInput(g, last, 1 - side);
     const int inner_id = last.inputs[side];
     const int inner = producer(inner_id);
-    if (!IsScalarConst(half, 0.5) || inner < 0 || nodes[inner].op_type != "Mul" || uses[inner_id] != 1) continue;
-    const Node& mul = nodes[inner];
-    for (int s2 = 0; s2 < 2; ++s2) {
-      const int x = mul.inputs[s2];
-      const int add_id = mul.inputs[1 - s2];
-      const int add = producer(add_id);
-      if (add < 0 || nodes[add].op_type != "Add" || uses[add_id] != 1) continue;
-      for (int s3 = 0; s3 < 2; ++s3) {
-        if (!IsScalarConst(ConstInput(g, nodes[add], 1 - s3), 1.0)) continue;
-        const int erf_id = nodes[add].inputs[s3];
-        const int erf = producer(erf_id);
-        if (erf < 0 || nodes[erf].op_type != "Erf" || uses[erf_id] != 1) continue;
-        const int div_id = nodes[erf].inputs[0];
-        const int div = producer(div_id);
-        if (div < 0 || uses[div_id] != 1 || nodes[div].inputs.size() != 2 || nodes[div].inputs[0] != x) continue;
-        const Tensor* c = ConstInput(g, nodes[div], 1);
-        const bool ok = (nodes[div].op_type == "Div" && IsScalarConst(c, std::sqrt(2.0))) ||
-                        (nodes[div].op_type == "Mul" && IsScalarConst(c, 1.0 / std::sqrt(2.0)));
-        if (!ok) continue;
-        *matched = {div, erf, add, inner};
+    if (inner < 0 || nodes[inner].op_type != "Mul" || uses[inner_id] != 1 || nodes[inner].inputs.size() != 2) {
+      continue;
+    }
+    const int leaves[3] = {nodes[inner].inputs[0], nodes[inner].inputs[1], last.inputs[1 - side]};
+    // Choose which leaf is 0.5 and which is the erf term; the third is x.
+    for (int h = 0; h < 3; ++h) {
+      if (!IsScalarConst(constant(leaves[h]), 0.5)) continue;
+      for (int e = 0; e < 3; ++e) {
+        if (e == h) continue;
+        std::vector<int> term_nodes;
+        const int x = erf_term(leaves[e], &term_nodes);
+        if (x < 0 || x != leaves[3 - h - e]) continue;
+        *matched = term_nodes;
+        matched->push_back(inner);
         return x;
       }
     }
@@ -285,7 +303,11 @@ Status FuseBiasActivation(Graph* g) {
       bool trailing = true;
       for (int64_t d = 0; d + 1 < bias->rank(); ++d) trailing = trailing && bias->dim(d) == 1;
       if (!trailing || bias->rank() == 0) continue;
-      const int bias_id = add.inputs[bias_side];
+      // tp.FusedMatMul takes the bias as [N].
+      const int bias_id = bias->rank() == 1
+                              ? add.inputs[bias_side]
+                              : AddConstant(g, g->values()[add.inputs[bias_side]].name + "_1d",
+                                            bias->Reshaped({bias->num_elements()}));
       const int out = add.outputs[0];
       Node& m2 = g->nodes()[i];
       m2.inputs.push_back(bias_id);

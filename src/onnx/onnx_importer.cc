@@ -256,6 +256,17 @@ StatusOr<Graph> ImportOnnxModel(const void* data, size_t size, const ImportOptio
   }
   TP_CHECK_ARG(opset > 0, "the model imports no version of the default ONNX operator set");
 
+  // Read external initializer data here, from the model's folder, so errors
+  // name the file and the checker (which would look relative to the working
+  // directory) sees inline data.
+  for (auto& init : *model.mutable_graph()->mutable_initializer()) {
+    if (init.data_location() != onnx::TensorProto::EXTERNAL) continue;
+    TP_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, options.model_dir));
+    init.clear_external_data();
+    init.set_data_location(onnx::TensorProto::DEFAULT);
+    init.set_raw_data(t.raw_data(), t.nbytes());
+  }
+
   // The checker and ONNX shape inference know opsets and IR versions up to
   // the library's release; newer models are validated by tensorpod alone.
   const bool checkable = model.ir_version() <= kMaxCheckedIrVersion && opset <= MaxCheckedOpset();

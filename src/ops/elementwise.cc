@@ -1,6 +1,6 @@
 // Schemas of the elementwise ops: unary math and activations, broadcasting
-// binary and variadic ops, comparisons, logical ops, Where, Clip, Cast,
-// CastLike, Identity and Dropout.
+// binary and variadic ops (arithmetic, Pow, Mod, BitShift, comparisons,
+// logical ops), Where, Clip, Cast, CastLike, Identity and Dropout.
 #include <limits>
 #include <string>
 
@@ -19,22 +19,27 @@ std::ostream& operator<<(std::ostream& os, const NodeRef& n) {
   return os << n.op << " node \"" << n.name << "\"";
 }
 
-NodeRef Node(const InferContext& ctx, const char* op) { return NodeRef{op, ctx.node_name()}; }
+NodeRef Node(const InferContext& ctx, const char* op) {
+  return NodeRef{op, ctx.node_name()};
+}
 
 Status RequireInput(const InferContext& ctx, const char* op, int i) {
-  TP_CHECK_ARG(ctx.has_input(i), Node(ctx, op) << ": input " << i << " is required");
+  TP_CHECK_ARG(ctx.has_input(i), Node(ctx, op)
+                                     << ": input " << i << " is required");
   return Status::Ok();
 }
 
 // All present inputs must share input 0's element type.
-Status CheckSameTypes(const InferContext& ctx, const char* op, int first, int last) {
+Status CheckSameTypes(const InferContext& ctx, const char* op, int first,
+                      int last) {
   const DType t = ctx.input_dtype(first);
   for (int i = first + 1; i <= last && i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;
     TP_CHECK_ARG(ctx.input_dtype(i) == t,
-                 Node(ctx, op) << ": input " << i << " has element type "
-                               << DTypeName(ctx.input_dtype(i)) << " but input " << first
-                               << " has " << DTypeName(t) << "; they must match");
+                 Node(ctx, op)
+                     << ": input " << i << " has element type "
+                     << DTypeName(ctx.input_dtype(i)) << " but input " << first
+                     << " has " << DTypeName(t) << "; they must match");
   }
   return Status::Ok();
 }
@@ -47,17 +52,19 @@ Status CheckBool(const InferContext& ctx, const char* op, int i) {
 }
 
 // The numpy broadcast of every present input in [first, last].
-StatusOr<Shape> BroadcastInputs(const InferContext& ctx, const char* op, int first, int last) {
+StatusOr<Shape> BroadcastInputs(const InferContext& ctx, const char* op,
+                                int first, int last) {
   Shape out = ctx.input_shape(first);
   for (int i = first + 1; i <= last && i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;
     auto s = BroadcastShapes(out, ctx.input_shape(i));
-    TP_CHECK_ARG(s.ok(), Node(ctx, op) << ": input " << i << " of shape "
-                                       << ShapeToString(ctx.input_shape(i))
-                                       << " cannot be broadcast with shape "
-                                       << ShapeToString(out)
-                                       << (i - first > 1 ? " (the earlier inputs' broadcast)"
-                                                         : ""));
+    TP_CHECK_ARG(s.ok(),
+                 Node(ctx, op)
+                     << ": input " << i << " of shape "
+                     << ShapeToString(ctx.input_shape(i))
+                     << " cannot be broadcast with shape " << ShapeToString(out)
+                     << (i - first > 1 ? " (the earlier inputs' broadcast)"
+                                       : ""));
     out = std::move(s).value();
   }
   return out;
@@ -81,6 +88,8 @@ constexpr char kSum[] = "Sum";
 constexpr char kMax[] = "Max";
 constexpr char kMin[] = "Min";
 constexpr char kMean[] = "Mean";
+constexpr char kMod[] = "Mod";
+constexpr char kBitShift[] = "BitShift";
 
 // Two inputs of one type, broadcast; the result has their type, or bool.
 template <const char* kOp, bool kBoolOut>
@@ -89,7 +98,8 @@ Status InferBinary(InferContext& ctx) {
   TP_RETURN_IF_ERROR(RequireInput(ctx, kOp, 1));
   TP_RETURN_IF_ERROR(CheckSameTypes(ctx, kOp, 0, 1));
   TP_ASSIGN_OR_RETURN(Shape out, BroadcastInputs(ctx, kOp, 0, 1));
-  ctx.SetOutput(0, kBoolOut ? DType::kBool : ctx.input_dtype(0), std::move(out));
+  ctx.SetOutput(0, kBoolOut ? DType::kBool : ctx.input_dtype(0),
+                std::move(out));
   return Status::Ok();
 }
 
@@ -109,8 +119,31 @@ template <const char* kOp>
 Status InferVariadic(InferContext& ctx) {
   TP_RETURN_IF_ERROR(RequireInput(ctx, kOp, 0));
   TP_RETURN_IF_ERROR(CheckSameTypes(ctx, kOp, 0, ctx.num_inputs() - 1));
-  TP_ASSIGN_OR_RETURN(Shape out, BroadcastInputs(ctx, kOp, 0, ctx.num_inputs() - 1));
+  TP_ASSIGN_OR_RETURN(Shape out,
+                      BroadcastInputs(ctx, kOp, 0, ctx.num_inputs() - 1));
   ctx.SetOutput(0, ctx.input_dtype(0), std::move(out));
+  return Status::Ok();
+}
+
+Status InferMod(InferContext& ctx) {
+  TP_RETURN_IF_ERROR((InferBinary<kMod, false>(ctx)));
+  const int64_t fmod = ctx.attrs().GetInt("fmod", 0);
+  TP_CHECK_ARG(fmod == 0 || fmod == 1,
+               Node(ctx, kMod)
+                   << ": attribute fmod must be 0 or 1, got " << fmod);
+  TP_CHECK_ARG(fmod == 1 || !IsFloatingPoint(ctx.input_dtype(0)),
+               Node(ctx, kMod) << ": floating-point inputs need fmod = 1");
+  return Status::Ok();
+}
+
+Status InferBitShift(InferContext& ctx) {
+  TP_RETURN_IF_ERROR((InferBinary<kBitShift, false>(ctx)));
+  const std::string direction = ctx.attrs().GetString("direction", "");
+  TP_CHECK_ARG(direction == "LEFT" || direction == "RIGHT",
+               Node(ctx, kBitShift)
+                   << ": attribute direction must be \"LEFT\" or \"RIGHT\", "
+                      "got \""
+                   << direction << "\"");
   return Status::Ok();
 }
 
@@ -118,8 +151,9 @@ Status InferVariadic(InferContext& ctx) {
 Status InferPow(InferContext& ctx) {
   TP_RETURN_IF_ERROR(RequireInput(ctx, "Pow", 0));
   TP_RETURN_IF_ERROR(RequireInput(ctx, "Pow", 1));
-  TP_CHECK_ARG(ctx.input_dtype(0) != DType::kBool && ctx.input_dtype(1) != DType::kBool,
-               Node(ctx, "Pow") << ": bool operands are not allowed");
+  TP_CHECK_ARG(
+      ctx.input_dtype(0) != DType::kBool && ctx.input_dtype(1) != DType::kBool,
+      Node(ctx, "Pow") << ": bool operands are not allowed");
   TP_ASSIGN_OR_RETURN(Shape out, BroadcastInputs(ctx, "Pow", 0, 1));
   ctx.SetOutput(0, ctx.input_dtype(0), std::move(out));
   return Status::Ok();
@@ -142,16 +176,27 @@ Status InferWhere(InferContext& ctx) {
 }
 
 Status InferUnary(InferContext& ctx) {
-  TP_CHECK_ARG(ctx.has_input(0), "node \"" << ctx.node_name() << "\": input 0 is required");
+  TP_CHECK_ARG(ctx.has_input(0),
+               "node \"" << ctx.node_name() << "\": input 0 is required");
   ctx.SetOutput(0, ctx.input_dtype(0), ctx.input_shape(0));
+  return Status::Ok();
+}
+
+// IsNaN, IsInf: bool flags of the same shape.
+Status InferFloatClass(InferContext& ctx) {
+  TP_CHECK_ARG(ctx.has_input(0),
+               "node \"" << ctx.node_name() << "\": input 0 is required");
+  ctx.SetOutput(0, DType::kBool, ctx.input_shape(0));
   return Status::Ok();
 }
 
 Status InferGelu(InferContext& ctx) {
   const std::string approximate = ctx.attrs().GetString("approximate", "none");
-  TP_CHECK_ARG(approximate == "none" || approximate == "tanh",
-               Node(ctx, "Gelu") << ": attribute approximate must be \"none\" or \"tanh\", got \""
-                                 << approximate << "\"");
+  TP_CHECK_ARG(
+      approximate == "none" || approximate == "tanh",
+      Node(ctx, "Gelu")
+          << ": attribute approximate must be \"none\" or \"tanh\", got \""
+          << approximate << "\"");
   return InferUnary(ctx);
 }
 
@@ -161,15 +206,18 @@ Status InferClip(InferContext& ctx) {
   const char* names[] = {"", "min", "max"};
   for (int i = 1; i < 3; ++i) {
     if (!ctx.has_input(i)) continue;
-    TP_CHECK_ARG(ctx.opset() >= 11, Node(ctx, "Clip") << ": input " << names[i]
-                                                      << " needs opset 11 (before, min and max "
-                                                         "are attributes)");
+    TP_CHECK_ARG(ctx.opset() >= 11,
+                 Node(ctx, "Clip") << ": input " << names[i]
+                                   << " needs opset 11 (before, min and max "
+                                      "are attributes)");
     TP_CHECK_ARG(ctx.input_dtype(i) == ctx.input_dtype(0),
-                 Node(ctx, "Clip") << ": input " << names[i] << " has element type "
-                                   << DTypeName(ctx.input_dtype(i)) << ", expected "
-                                   << DTypeName(ctx.input_dtype(0)));
+                 Node(ctx, "Clip")
+                     << ": input " << names[i] << " has element type "
+                     << DTypeName(ctx.input_dtype(i)) << ", expected "
+                     << DTypeName(ctx.input_dtype(0)));
     TP_CHECK_ARG(NumElementsUnchecked(ctx.input_shape(i)) == 1,
-                 Node(ctx, "Clip") << ": input " << names[i] << " must be a scalar, got shape "
+                 Node(ctx, "Clip") << ": input " << names[i]
+                                   << " must be a scalar, got shape "
                                    << ShapeToString(ctx.input_shape(i)));
   }
   ctx.SetOutput(0, ctx.input_dtype(0), ctx.input_shape(0));
@@ -179,34 +227,57 @@ Status InferClip(InferContext& ctx) {
 // ONNX TensorProto.DataType numbers to tensorpod's types.
 StatusOr<DType> DTypeFromOnnx(const InferContext& ctx, int64_t to) {
   switch (to) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 4: return DType::kU16;
-    case 5: return DType::kI16;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 12: return DType::kU32;
-    case 13: return DType::kU64;
-    case 16: return DType::kBF16;
-    case 8: case 14: case 15: case 17: case 18: case 19: case 20:
-      return TP_ERROR(kUnimplemented, Node(ctx, "Cast")
-                                          << ": casting to ONNX type " << to
-                                          << " (string, complex or float8) is not supported");
+    case 1:
+      return DType::kF32;
+    case 2:
+      return DType::kU8;
+    case 3:
+      return DType::kI8;
+    case 4:
+      return DType::kU16;
+    case 5:
+      return DType::kI16;
+    case 6:
+      return DType::kI32;
+    case 7:
+      return DType::kI64;
+    case 9:
+      return DType::kBool;
+    case 10:
+      return DType::kF16;
+    case 11:
+      return DType::kF64;
+    case 12:
+      return DType::kU32;
+    case 13:
+      return DType::kU64;
+    case 16:
+      return DType::kBF16;
+    case 8:
+    case 14:
+    case 15:
+    case 17:
+    case 18:
+    case 19:
+    case 20:
+      return TP_ERROR(kUnimplemented,
+                      Node(ctx, "Cast")
+                          << ": casting to ONNX type " << to
+                          << " (string, complex or float8) is not supported");
     default:
       return TP_ERROR(kInvalidArgument,
-                      Node(ctx, "Cast") << ": attribute to = " << to
-                                        << " is not an ONNX TensorProto data type");
+                      Node(ctx, "Cast")
+                          << ": attribute to = " << to
+                          << " is not an ONNX TensorProto data type");
   }
 }
 
 Status InferCast(InferContext& ctx) {
   TP_RETURN_IF_ERROR(RequireInput(ctx, "Cast", 0));
   auto to = ctx.attrs().RequireInt("to");
-  if (!to.ok()) return to.status().WithContext("Cast node \"" + std::string(ctx.node_name()) + "\"");
+  if (!to.ok())
+    return to.status().WithContext("Cast node \"" +
+                                   std::string(ctx.node_name()) + "\"");
   TP_ASSIGN_OR_RETURN(DType t, DTypeFromOnnx(ctx, *to));
   ctx.SetOutput(0, t, ctx.input_shape(0));
   return Status::Ok();
@@ -225,14 +296,17 @@ Status InferCastLike(InferContext& ctx) {
 Status InferDropout(InferContext& ctx) {
   TP_RETURN_IF_ERROR(RequireInput(ctx, "Dropout", 0));
   if (const Tensor* training = ctx.input_value(2);
-      training != nullptr && training->num_elements() > 0 && training->GetAsDouble(0) != 0) {
-    return TP_ERROR(kUnimplemented, Node(ctx, "Dropout")
-                                        << ": training_mode=true is not supported (tensorpod "
-                                           "runs inference only)");
+      training != nullptr && training->num_elements() > 0 &&
+      training->GetAsDouble(0) != 0) {
+    return TP_ERROR(kUnimplemented,
+                    Node(ctx, "Dropout")
+                        << ": training_mode=true is not supported (tensorpod "
+                           "runs inference only)");
   }
   ctx.SetOutput(0, ctx.input_dtype(0), ctx.input_shape(0));
   if (ctx.num_outputs() > 1) {
-    ctx.SetOutput(1, ctx.opset() >= 10 ? DType::kBool : ctx.input_dtype(0), ctx.input_shape(0));
+    ctx.SetOutput(1, ctx.opset() >= 10 ? DType::kBool : ctx.input_dtype(0),
+                  ctx.input_shape(0));
   }
   return Status::Ok();
 }
@@ -240,11 +314,19 @@ Status InferDropout(InferContext& ctx) {
 }  // namespace
 
 void RegisterElementwiseSchemas(SchemaRegistry* r) {
-  for (const char* op : {"Sqrt", "Exp", "Log", "Neg", "Abs", "Erf", "Tanh", "Sigmoid", "Relu",
-                         "LeakyRelu", "Reciprocal", "Floor", "Ceil", "Softplus", "HardSigmoid",
-                         "Identity"}) {
+  for (const char* op :
+       {"Sqrt",       "Exp",   "Log",     "Neg",      "Abs",
+        "Erf",        "Tanh",  "Sigmoid", "Relu",     "LeakyRelu",
+        "Reciprocal", "Floor", "Ceil",    "Softplus", "HardSigmoid",
+        "Identity",   "Round", "Sign",    "Sin",      "Cos",
+        "Tan",        "Asin",  "Acos",    "Atan",     "Sinh",
+        "Cosh",       "Asinh", "Acosh",   "Atanh",    "Softsign",
+        "HardSwish",  "Elu",   "Selu",    "Celu",     "ThresholdedRelu",
+        "Shrink"}) {
     r->Add({op, 1, 1, 1, 1, {}, false, InferUnary});
   }
+  r->Add({"IsNaN", 1, 1, 1, 1, {}, false, InferFloatClass});
+  r->Add({"IsInf", 1, 1, 1, 1, {}, false, InferFloatClass});
   r->Add({"Gelu", 1, 1, 1, 1, {}, false, InferGelu});
   r->Add({"Not", 1, 1, 1, 1, {}, false, InferNot});
   r->Add({"Clip", 1, 3, 1, 1, {}, false, InferClip});
@@ -257,11 +339,21 @@ void RegisterElementwiseSchemas(SchemaRegistry* r) {
   r->Add({"Mul", 2, 2, 1, 1, {}, false, InferBinary<kMul, false>});
   r->Add({"Div", 2, 2, 1, 1, {}, false, InferBinary<kDiv, false>});
   r->Add({"Pow", 2, 2, 1, 1, {}, false, InferPow});
+  r->Add({"Mod", 2, 2, 1, 1, {}, false, InferMod});
+  r->Add({"BitShift", 2, 2, 1, 1, {}, false, InferBitShift});
   r->Add({"Equal", 2, 2, 1, 1, {}, false, InferBinary<kEqual, true>});
   r->Add({"Less", 2, 2, 1, 1, {}, false, InferBinary<kLess, true>});
-  r->Add({"LessOrEqual", 2, 2, 1, 1, {}, false, InferBinary<kLessOrEqual, true>});
+  r->Add(
+      {"LessOrEqual", 2, 2, 1, 1, {}, false, InferBinary<kLessOrEqual, true>});
   r->Add({"Greater", 2, 2, 1, 1, {}, false, InferBinary<kGreater, true>});
-  r->Add({"GreaterOrEqual", 2, 2, 1, 1, {}, false, InferBinary<kGreaterOrEqual, true>});
+  r->Add({"GreaterOrEqual",
+          2,
+          2,
+          1,
+          1,
+          {},
+          false,
+          InferBinary<kGreaterOrEqual, true>});
   r->Add({"And", 2, 2, 1, 1, {}, false, InferLogical<kAnd>});
   r->Add({"Or", 2, 2, 1, 1, {}, false, InferLogical<kOr>});
   r->Add({"Xor", 2, 2, 1, 1, {}, false, InferLogical<kXor>});

@@ -14,12 +14,14 @@ std::string NodeName(const InferContext& ctx) {
 }
 
 // The integer values of a 1-D index input such as axes or K.
-StatusOr<std::vector<int64_t>> ReadIndexValues(const InferContext& ctx, const Tensor& t,
+StatusOr<std::vector<int64_t>> ReadIndexValues(const InferContext& ctx,
+                                               const Tensor& t,
                                                const char* what) {
   TP_CHECK_ARG(t.dtype() == DType::kI64 || t.dtype() == DType::kI32,
                NodeName(ctx) << ": input " << what << " must be int64, got "
                              << DTypeName(t.dtype()));
-  TP_CHECK_ARG(t.rank() <= 1, NodeName(ctx) << ": input " << what << " must be 1-D, got shape "
+  TP_CHECK_ARG(t.rank() <= 1, NodeName(ctx) << ": input " << what
+                                            << " must be 1-D, got shape "
                                             << ShapeToString(t.shape()));
   std::vector<int64_t> v(t.num_elements());
   for (int64_t i = 0; i < t.num_elements(); ++i) v[i] = t.GetAsInt64(i);
@@ -40,8 +42,9 @@ Status InferReduce(InferContext& ctx) {
       TP_ASSIGN_OR_RETURN(axes, ReadIndexValues(ctx, *t, "axes"));
     }
   } else {
-    TP_CHECK_ARG(!ctx.has_input(1), NodeName(ctx) << ": axes are an attribute before opset "
-                                                  << kAxesInputOpset << ", not an input");
+    TP_CHECK_ARG(!ctx.has_input(1),
+                 NodeName(ctx) << ": axes are an attribute before opset "
+                               << kAxesInputOpset << ", not an input");
     axes = ctx.attrs().GetInts("axes");
   }
   const bool keepdims = ctx.attrs().GetInt("keepdims", 1) != 0;
@@ -53,7 +56,8 @@ Status InferReduce(InferContext& ctx) {
   for (int64_t a : axes) {
     auto axis = NormalizeAxis(a, rank, "axes");
     if (!axis.ok()) return axis.status().WithContext(NodeName(ctx));
-    TP_CHECK_ARG(!reduced[*axis], NodeName(ctx) << ": axis " << a << " appears twice in axes");
+    TP_CHECK_ARG(!reduced[*axis],
+                 NodeName(ctx) << ": axis " << a << " appears twice in axes");
     reduced[*axis] = true;
   }
   Shape out;
@@ -71,12 +75,13 @@ Status InferReduce(InferContext& ctx) {
 // ArgMax / ArgMin: one axis, int64 indices.
 Status InferArgReduce(InferContext& ctx) {
   Shape shape = ctx.input_shape(0);
-  auto axis = NormalizeAxis(ctx.attrs().GetInt("axis", 0), static_cast<int64_t>(shape.size()),
-                            "axis");
+  auto axis = NormalizeAxis(ctx.attrs().GetInt("axis", 0),
+                            static_cast<int64_t>(shape.size()), "axis");
   if (!axis.ok()) return axis.status().WithContext(NodeName(ctx));
-  TP_CHECK_ARG(shape[*axis] > 0, NodeName(ctx) << ": cannot take the arg of an empty axis "
-                                               << *axis << " of input shape "
-                                               << ShapeToString(shape));
+  TP_CHECK_ARG(shape[*axis] > 0,
+               NodeName(ctx)
+                   << ": cannot take the arg of an empty axis " << *axis
+                   << " of input shape " << ShapeToString(shape));
   if (ctx.attrs().GetInt("keepdims", 1) != 0) {
     shape[*axis] = 1;
   } else {
@@ -90,15 +95,16 @@ Status InferArgReduce(InferContext& ctx) {
 // int64 tensor) from opset 10.
 Status InferTopK(InferContext& ctx) {
   Shape shape = ctx.input_shape(0);
-  auto axis = NormalizeAxis(ctx.attrs().GetInt("axis", -1), static_cast<int64_t>(shape.size()),
-                            "axis");
+  auto axis = NormalizeAxis(ctx.attrs().GetInt("axis", -1),
+                            static_cast<int64_t>(shape.size()), "axis");
   if (!axis.ok()) return axis.status().WithContext(NodeName(ctx));
   int64_t k = 0;
   if (ctx.opset() >= 10) {
     TP_ASSIGN_OR_RETURN(const Tensor* t, ctx.RequireValue(1, "K"));
     TP_ASSIGN_OR_RETURN(std::vector<int64_t> kv, ReadIndexValues(ctx, *t, "K"));
-    TP_CHECK_ARG(kv.size() == 1, NodeName(ctx) << ": input K must hold one value, got "
-                                               << kv.size());
+    TP_CHECK_ARG(kv.size() == 1, NodeName(ctx)
+                                     << ": input K must hold one value, got "
+                                     << kv.size());
     k = kv[0];
   } else {
     auto ka = ctx.attrs().RequireInt("k");
@@ -106,9 +112,9 @@ Status InferTopK(InferContext& ctx) {
     k = *ka;
   }
   TP_CHECK_ARG(k >= 0 && k <= shape[*axis],
-               NodeName(ctx) << ": K = " << k << " must lie in [0, " << shape[*axis]
-                             << "], the size of axis " << *axis << " of input shape "
-                             << ShapeToString(shape));
+               NodeName(ctx) << ": K = " << k << " must lie in [0, "
+                             << shape[*axis] << "], the size of axis " << *axis
+                             << " of input shape " << ShapeToString(shape));
   shape[*axis] = k;
   ctx.SetOutput(0, ctx.input_dtype(0), shape);
   if (ctx.num_outputs() > 1) ctx.SetOutput(1, DType::kI64, std::move(shape));
@@ -117,7 +123,8 @@ Status InferTopK(InferContext& ctx) {
 
 // A present input with at least one element; Resize marks unused scales,
 // sizes and roi with empty tensors as often as it omits them.
-StatusOr<const Tensor*> NonEmptyValue(const InferContext& ctx, int i, const char* what) {
+StatusOr<const Tensor*> NonEmptyValue(const InferContext& ctx, int i,
+                                      const char* what) {
   if (!ctx.has_input(i)) return static_cast<const Tensor*>(nullptr);
   TP_ASSIGN_OR_RETURN(const Tensor* t, ctx.RequireValue(i, what));
   return t->num_elements() == 0 ? nullptr : t;
@@ -125,23 +132,28 @@ StatusOr<const Tensor*> NonEmptyValue(const InferContext& ctx, int i, const char
 
 // Output shape from per-axis scales: floor(input_dim * scale), as the ONNX
 // reference computes it (float32 scales widened to double).
-StatusOr<Shape> ScaledShape(const InferContext& ctx, const std::vector<double>& scales) {
+StatusOr<Shape> ScaledShape(const InferContext& ctx,
+                            const std::vector<double>& scales) {
   const Shape& in = ctx.input_shape(0);
   TP_CHECK_ARG(scales.size() == in.size(),
-               NodeName(ctx) << ": scales has " << scales.size() << " values, input X has rank "
-                             << in.size());
+               NodeName(ctx) << ": scales has " << scales.size()
+                             << " values, input X has rank " << in.size());
   Shape out(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     TP_CHECK_ARG(scales[i] > 0 && std::isfinite(scales[i]),
-                 NodeName(ctx) << ": scales[" << i << "] = " << scales[i] << " must be positive");
-    out[i] = static_cast<int64_t>(std::floor(static_cast<double>(in[i]) * scales[i]));
+                 NodeName(ctx) << ": scales[" << i << "] = " << scales[i]
+                               << " must be positive");
+    out[i] = static_cast<int64_t>(
+        std::floor(static_cast<double>(in[i]) * scales[i]));
   }
   return out;
 }
 
-StatusOr<std::vector<double>> ReadScales(const InferContext& ctx, const Tensor& t) {
-  TP_CHECK_ARG(IsFloatingPoint(t.dtype()), NodeName(ctx) << ": input scales must be float, got "
-                                                         << DTypeName(t.dtype()));
+StatusOr<std::vector<double>> ReadScales(const InferContext& ctx,
+                                         const Tensor& t) {
+  TP_CHECK_ARG(IsFloatingPoint(t.dtype()),
+               NodeName(ctx) << ": input scales must be float, got "
+                             << DTypeName(t.dtype()));
   std::vector<double> v(t.num_elements());
   for (int64_t i = 0; i < t.num_elements(); ++i) v[i] = t.GetAsDouble(i);
   return v;
@@ -151,8 +163,9 @@ Status SetResizeOutput(InferContext& ctx, Shape out) {
   const Shape& in = ctx.input_shape(0);
   for (size_t i = 0; i < in.size(); ++i) {
     TP_CHECK_ARG(in[i] > 0 || out[i] == 0,
-                 NodeName(ctx) << ": cannot resize the empty axis " << i << " of input X "
-                               << ShapeToString(in) << " to " << out[i]);
+                 NodeName(ctx)
+                     << ": cannot resize the empty axis " << i << " of input X "
+                     << ShapeToString(in) << " to " << out[i]);
   }
   ctx.SetOutput(0, ctx.input_dtype(0), std::move(out));
   return Status::Ok();
@@ -161,10 +174,13 @@ Status SetResizeOutput(InferContext& ctx, Shape out) {
 // Resize-10: (X, scales). Resize-11+: (X, roi, scales, sizes), where exactly
 // one of scales and sizes is given (the other omitted or empty).
 Status InferResize(InferContext& ctx) {
-  TP_CHECK_ARG(!ctx.attrs().Has("axes") && ctx.attrs().GetInt("antialias", 0) == 0 &&
-                   !ctx.attrs().Has("keep_aspect_ratio_policy"),
-               NodeName(ctx) << ": the opset 18 attributes axes, antialias and "
-                                "keep_aspect_ratio_policy are not supported");
+  if (ctx.attrs().Has("axes") || ctx.attrs().GetInt("antialias", 0) != 0 ||
+      ctx.attrs().Has("keep_aspect_ratio_policy")) {
+    return TP_ERROR(kUnimplemented,
+                    NodeName(ctx)
+                        << ": Resize's opset 18 attributes axes, antialias and "
+                           "keep_aspect_ratio_policy are not supported");
+  }
   if (ctx.opset() < 11) {
     TP_ASSIGN_OR_RETURN(const Tensor* t, ctx.RequireValue(1, "scales"));
     TP_ASSIGN_OR_RETURN(std::vector<double> scales, ReadScales(ctx, *t));
@@ -173,9 +189,11 @@ Status InferResize(InferContext& ctx) {
   }
   TP_ASSIGN_OR_RETURN(const Tensor* scales, NonEmptyValue(ctx, 2, "scales"));
   TP_ASSIGN_OR_RETURN(const Tensor* sizes, NonEmptyValue(ctx, 3, "sizes"));
-  TP_CHECK_ARG((scales == nullptr) != (sizes == nullptr),
-               NodeName(ctx) << ": exactly one of the inputs scales and sizes must be given, got "
-                             << (scales ? "both" : "neither"));
+  TP_CHECK_ARG(
+      (scales == nullptr) != (sizes == nullptr),
+      NodeName(ctx)
+          << ": exactly one of the inputs scales and sizes must be given, got "
+          << (scales ? "both" : "neither"));
   if (scales != nullptr) {
     TP_ASSIGN_OR_RETURN(std::vector<double> s, ReadScales(ctx, *scales));
     TP_ASSIGN_OR_RETURN(Shape out, ScaledShape(ctx, s));
@@ -183,11 +201,13 @@ Status InferResize(InferContext& ctx) {
   }
   TP_ASSIGN_OR_RETURN(Shape out, ReadIndexValues(ctx, *sizes, "sizes"));
   TP_CHECK_ARG(out.size() == ctx.input_shape(0).size(),
-               NodeName(ctx) << ": sizes has " << out.size() << " values, input X has rank "
+               NodeName(ctx) << ": sizes has " << out.size()
+                             << " values, input X has rank "
                              << ctx.input_shape(0).size());
   for (size_t i = 0; i < out.size(); ++i) {
-    TP_CHECK_ARG(out[i] >= 0, NodeName(ctx) << ": sizes[" << i << "] = " << out[i]
-                                            << " must not be negative");
+    TP_CHECK_ARG(out[i] >= 0, NodeName(ctx)
+                                  << ": sizes[" << i << "] = " << out[i]
+                                  << " must not be negative");
   }
   return SetResizeOutput(ctx, std::move(out));
 }
@@ -200,7 +220,8 @@ Status InferUpsample(InferContext& ctx) {
     TP_ASSIGN_OR_RETURN(const Tensor* t, ctx.RequireValue(1, "scales"));
     TP_ASSIGN_OR_RETURN(scales, ReadScales(ctx, *t));
   } else {
-    TP_CHECK_ARG(ctx.attrs().Has("scales"), NodeName(ctx) << ": attribute scales is required");
+    TP_CHECK_ARG(ctx.attrs().Has("scales"),
+                 NodeName(ctx) << ": attribute scales is required");
     for (float s : ctx.attrs().GetFloats("scales")) scales.push_back(s);
   }
   TP_ASSIGN_OR_RETURN(Shape out, ScaledShape(ctx, scales));
@@ -211,8 +232,9 @@ Status InferUpsample(InferContext& ctx) {
 
 void RegisterReductionSchemas(SchemaRegistry* r) {
   r->Add({"ReduceSum", 1, 2, 1, 1, {1}, false, InferReduce<13>});
-  for (const char* op : {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
-                         "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"}) {
+  for (const char* op :
+       {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+        "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"}) {
     r->Add({op, 1, 2, 1, 1, {1}, false, InferReduce<18>});
   }
   r->Add({"ArgMax", 1, 1, 1, 1, {}, false, InferArgReduce});

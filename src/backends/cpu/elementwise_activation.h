@@ -26,8 +26,8 @@ enum class ActivationKind {
   kLeakyRelu,  // uses alpha
   kSigmoid,
   kTanh,
-  kGelu,       // exact erf form
-  kClip,       // uses lo, hi
+  kGelu,  // exact erf form
+  kClip,  // uses lo, hi
 };
 
 struct Activation {
@@ -47,11 +47,12 @@ StatusOr<ActivationKind> ParseActivationKind(const std::string& kind);
 Status ParseActivation(const Attributes& attrs, Activation* out);
 
 // Applies `act` to data[0, n) in place, split across up to `threads`.
-void ApplyActivationF32(const Activation& act, float* data, int64_t n, int threads);
+void ApplyActivationF32(const Activation& act, float* data, int64_t n,
+                        int threads);
 
 // Same, with the activation given by name (see ParseActivationKind); alpha is
 // LeakyRelu's slope, [lo, hi] Clip's range.
-Status ApplyActivationF32(const std::string& kind, float alpha, float lo, float hi, float* data,
-                          int64_t n, int threads);
+Status ApplyActivationF32(const std::string& kind, float alpha, float lo,
+                          float hi, float* data, int64_t n, int threads);
 
 }  // namespace tensorpod::internal

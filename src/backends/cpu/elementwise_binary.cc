@@ -1,5 +1,6 @@
-// CPU kernels for the broadcasting elementwise ops: arithmetic, Pow,
-// comparisons, logical ops, Where and the variadic Sum/Max/Min/Mean.
+// CPU kernels for the broadcasting elementwise ops: arithmetic, Pow, Mod,
+// BitShift, comparisons, logical ops, Where and the variadic
+// Sum/Max/Min/Mean.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -60,17 +61,53 @@ struct MulOp {
 // wrapping negation because INT_MIN / -1 traps on x86.
 struct DivOp {
   static constexpr bool kHasArray = true;
+  static constexpr bool kIntDivisor = true;
   template <typename C>
   C operator()(C a, C b) const {
     if constexpr (std::is_integral_v<C> && std::is_signed_v<C>) {
       using U = std::make_unsigned_t<C>;
-      if (b == C(-1)) return static_cast<C>(static_cast<U>(U(0) - static_cast<U>(a)));
+      if (b == C(-1))
+        return static_cast<C>(static_cast<U>(U(0) - static_cast<U>(a)));
     }
     return static_cast<C>(a / b);
   }
   template <typename X, typename Y>
   static auto Array(const X& x, const Y& y) {
     return x / y;
+  }
+};
+
+// fmod = false: the remainder takes the divisor's sign (Python's %);
+// fmod = true: the dividend's (C's fmod, the only mode for float types).
+struct ModOp {
+  static constexpr bool kHasArray = false;
+  static constexpr bool kIntDivisor = true;
+  bool fmod = false;
+  template <typename C>
+  C operator()(C a, C b) const {
+    if constexpr (std::is_floating_point_v<C>) {
+      return std::fmod(a, b);
+    } else {
+      if constexpr (std::is_signed_v<C>) {
+        if (b == C(-1)) return C(0);  // INT_MIN % -1 traps on x86
+      }
+      C r = static_cast<C>(a % b);
+      if constexpr (std::is_signed_v<C>) {
+        if (!fmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<C>(r + b);
+      }
+      return r;
+    }
+  }
+};
+
+// Shifts of unsigned integers; shifting by the bit width or more gives 0.
+struct BitShiftOp {
+  static constexpr bool kHasArray = false;
+  bool left = true;
+  template <typename C>
+  C operator()(C a, C b) const {
+    if (b >= C(sizeof(C) * 8)) return C(0);
+    return static_cast<C>(left ? a << b : a >> b);
   }
 };
 
@@ -146,11 +183,21 @@ struct XorOp {
   bool operator()(bool a, bool b) const { return a != b; }
 };
 
+// Whether Op divides by its second input, so an integer 0 there must be
+// rejected before the loop (it would trap).
+template <typename Op, typename = void>
+struct HasIntDivisor : std::false_type {};
+template <typename Op>
+struct HasIntDivisor<Op, std::void_t<decltype(Op::kIntDivisor)>>
+    : std::bool_constant<Op::kIntDivisor> {};
+
 // One run of n outputs; sa/sb are 1 where the input advances with the output
 // and 0 where one value repeats.
 template <typename Op, typename T, typename R>
-void BinaryRow(const Op& op, const T* a, int64_t sa, const T* b, int64_t sb, R* y, int64_t n) {
-  if constexpr (Op::kHasArray && std::is_floating_point_v<T> && std::is_same_v<T, R>) {
+void BinaryRow(const Op& op, const T* a, int64_t sa, const T* b, int64_t sb,
+               R* y, int64_t n) {
+  if constexpr (Op::kHasArray && std::is_floating_point_v<T> &&
+                std::is_same_v<T, R>) {
     auto out = OutView(y, n);
     if (sa && sb) {
       out = Op::Array(InView(a, n), InView(b, n));
@@ -164,7 +211,8 @@ void BinaryRow(const Op& op, const T* a, int64_t sa, const T* b, int64_t sb, R* 
   } else {
     using C = ComputeT<T>;
     if (sa && sb) {
-      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<R>(op(C(a[i]), C(b[i])));
+      for (int64_t i = 0; i < n; ++i)
+        y[i] = static_cast<R>(op(C(a[i]), C(b[i])));
     } else if (sa) {
       const C bv = C(*b);
       for (int64_t i = 0; i < n; ++i) y[i] = static_cast<R>(op(C(a[i]), bv));
@@ -182,34 +230,39 @@ void BinaryRow(const Op& op, const T* a, int64_t sa, const T* b, int64_t sb, R* 
 // (accumulating variadic ops), since every element is read before it is
 // written and a full-size input is never broadcast.
 template <uint32_t kTypes, bool kBoolOut, typename Op>
-Status RunBinary(const std::string& name, const Op& op, const Tensor& a, const Tensor& b,
-                 Tensor* y, int threads) {
-  TP_CHECK_ARG(a.dtype() == b.dtype(), name << ": inputs have different element types "
-                                            << DTypeName(a.dtype()) << " and "
-                                            << DTypeName(b.dtype()));
-  TP_INTERNAL_CHECK(y->dtype() == (kBoolOut ? DType::kBool : a.dtype()),
-                    name << " output has element type " << DTypeName(y->dtype()));
+Status RunBinary(const std::string& name, const Op& op, const Tensor& a,
+                 const Tensor& b, Tensor* y, int threads) {
+  TP_CHECK_ARG(a.dtype() == b.dtype(),
+               name << ": inputs have different element types "
+                    << DTypeName(a.dtype()) << " and " << DTypeName(b.dtype()));
+  TP_INTERNAL_CHECK(
+      y->dtype() == (kBoolOut ? DType::kBool : a.dtype()),
+      name << " output has element type " << DTypeName(y->dtype()));
   BroadcastPlan plan;
-  TP_RETURN_IF_ERROR(MakeBroadcastPlan(y->shape(), {&a.shape(), &b.shape()}, &plan));
+  TP_RETURN_IF_ERROR(
+      MakeBroadcastPlan(y->shape(), {&a.shape(), &b.shape()}, &plan));
   Status status;
   const bool handled = VisitDType<kTypes>(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using R = std::conditional_t<kBoolOut, bool, T>;
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
-    if constexpr (std::is_same_v<Op, DivOp> && std::is_integral_v<T>) {
+    if constexpr (HasIntDivisor<Op>::value && std::is_integral_v<T>) {
       if (std::find(pb, pb + b.num_elements(), T(0)) != pb + b.num_elements()) {
-        status = TP_ERROR(kInvalidArgument, name << ": integer division by zero (the divisor "
-                                                    "input holds a 0)");
+        status = TP_ERROR(kInvalidArgument,
+                          name << ": integer division by zero (input 1 "
+                                  "holds a 0)");
         return;
       }
     }
     R* py = y->data<R>();
     const int64_t sa = plan.inner_stride(0);
     const int64_t sb = plan.inner_stride(1);
-    ForEachBroadcastRow(plan, threads, [&](const int64_t* off, int64_t o, int64_t n) {
-      BinaryRow(op, pa + off[0], sa, pb + off[1], sb, py + o, n);
-    });
+    ForEachBroadcastRow(plan, threads, kParallelGrain,
+                        [&](const int64_t* off, int64_t o, int64_t n) {
+                          BinaryRow(op, pa + off[0], sa, pb + off[1], sb,
+                                    py + o, n);
+                        });
   });
   if (!handled) return UnsupportedType(name.c_str(), a.dtype());
   return status;
@@ -218,20 +271,46 @@ Status RunBinary(const std::string& name, const Op& op, const Tensor& a, const T
 template <typename Op, uint32_t kTypes, bool kBoolOut>
 class BinaryKernel final : public Kernel {
  public:
-  explicit BinaryKernel(std::string op_type) : op_type_(std::move(op_type)) {}
+  BinaryKernel(std::string op_type, Op op)
+      : op_type_(std::move(op_type)), op_(op) {}
   Status Compute(KernelContext& ctx) const override {
-    TP_CHECK_ARG(ctx.has_input(0) && ctx.has_input(1), op_type_ << " needs two inputs");
-    return RunBinary<kTypes, kBoolOut>(op_type_, Op{}, ctx.input(0), ctx.input(1),
-                                       &ctx.output(0), ctx.threads);
+    TP_CHECK_ARG(ctx.has_input(0) && ctx.has_input(1),
+                 op_type_ << " needs two inputs");
+    return RunBinary<kTypes, kBoolOut>(
+        op_type_, op_, ctx.input(0), ctx.input(1), &ctx.output(0), ctx.threads);
   }
 
  private:
   std::string op_type_;
+  Op op_;
 };
 
 template <typename Op, uint32_t kTypes, bool kBoolOut = false>
 StatusOr<std::unique_ptr<Kernel>> MakeBinary(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new BinaryKernel<Op, kTypes, kBoolOut>(node.op_type));
+  return std::unique_ptr<Kernel>(
+      new BinaryKernel<Op, kTypes, kBoolOut>(node.op_type, Op{}));
+}
+
+const Attributes& AttrsOf(const NodeDef& node) {
+  static const Attributes kNone;
+  return node.attrs ? *node.attrs : kNone;
+}
+
+StatusOr<std::unique_ptr<Kernel>> MakeMod(const NodeDef& node) {
+  const bool fmod = AttrsOf(node).GetInt("fmod", 0) != 0;
+  return std::unique_ptr<Kernel>(
+      new BinaryKernel<ModOp, kNumericTypes, false>(node.op_type, ModOp{fmod}));
+}
+
+StatusOr<std::unique_ptr<Kernel>> MakeBitShift(const NodeDef& node) {
+  const std::string direction = AttrsOf(node).GetString("direction", "");
+  TP_CHECK_ARG(
+      direction == "LEFT" || direction == "RIGHT",
+      "BitShift: attribute direction must be \"LEFT\" or \"RIGHT\", got \""
+          << direction << "\"");
+  return std::unique_ptr<Kernel>(
+      new BinaryKernel<BitShiftOp, kUnsignedIntTypes, false>(
+          node.op_type, BitShiftOp{direction == "LEFT"}));
 }
 
 // ---------------------------------------------------------------------------
@@ -259,40 +338,28 @@ template <typename TB, typename TE>
 TB PowValue(TB base, TE exp) {
   if constexpr (std::is_integral_v<TB>) {
     if constexpr (std::is_integral_v<TE>) {
-      return static_cast<TB>(IntPow(static_cast<int64_t>(base), static_cast<int64_t>(exp)));
+      return static_cast<TB>(
+          IntPow(static_cast<int64_t>(base), static_cast<int64_t>(exp)));
     } else {
       return SaturateFloatToInt<TB>(
           std::pow(static_cast<double>(base), ConvertValue<double>(exp)));
     }
   } else {
     using C = ComputeT<TB>;
-    return static_cast<TB>(std::pow(static_cast<C>(base), ConvertValue<C>(exp)));
+    return static_cast<TB>(
+        std::pow(static_cast<C>(base), ConvertValue<C>(exp)));
   }
 }
 
+// Eigen 3.4's vectorised pow is about 3x slower than the C library's, so the
+// general case is a scalar loop; x^2 (decomposed LayerNorm, variance) is
+// common enough to get its own exact path (x*x is what pow(x, 2) rounds to).
 template <typename TB, typename TE>
-void PowRow(const TB* a, int64_t sa, const TE* b, int64_t sb, TB* y, int64_t n) {
+void PowRow(const TB* a, int64_t sa, const TE* b, int64_t sb, TB* y,
+            int64_t n) {
   if constexpr (std::is_same_v<TB, TE> && std::is_floating_point_v<TB>) {
-    auto out = OutView(y, n);
-    if (sa && sb) {
-      out = Eigen::pow(InView(a, n), InView(b, n));
-      return;
-    }
-    if (sa) {
-      // x^2 (from decomposed LayerNorm and variance) and x^0.5 are common
-      // enough to skip the general pow.
-      const TB e = *b;
-      if (e == TB(2)) {
-        out = InView(a, n).square();
-      } else if (e == TB(0.5)) {
-        out = InView(a, n).sqrt();
-      } else {
-        out = Eigen::pow(InView(a, n), ArrayX<TB>::Constant(n, e));
-      }
-      return;
-    }
-    if (sb) {
-      out = Eigen::pow(ArrayX<TB>::Constant(n, *a), InView(b, n));
+    if (sa && !sb && *b == TB(2)) {
+      OutView(y, n) = InView(a, n).square();
       return;
     }
   }
@@ -309,25 +376,29 @@ class PowKernel final : public Kernel {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     Tensor& y = ctx.output(0);
-    TP_INTERNAL_CHECK(y.dtype() == a.dtype(), "Pow output has element type "
-                                                  << DTypeName(y.dtype()));
+    TP_INTERNAL_CHECK(y.dtype() == a.dtype(),
+                      "Pow output has element type " << DTypeName(y.dtype()));
     BroadcastPlan plan;
-    TP_RETURN_IF_ERROR(MakeBroadcastPlan(y.shape(), {&a.shape(), &b.shape()}, &plan));
+    TP_RETURN_IF_ERROR(
+        MakeBroadcastPlan(y.shape(), {&a.shape(), &b.shape()}, &plan));
     bool exp_handled = true;
-    const bool base_handled = VisitDType<kPowBaseTypes>(a.dtype(), [&](auto base_tag) {
-      using TB = typename decltype(base_tag)::type;
-      exp_handled = VisitDType<kNumericTypes>(b.dtype(), [&](auto exp_tag) {
-        using TE = typename decltype(exp_tag)::type;
-        const TB* pa = a.data<TB>();
-        const TE* pb = b.data<TE>();
-        TB* py = y.data<TB>();
-        const int64_t sa = plan.inner_stride(0);
-        const int64_t sb = plan.inner_stride(1);
-        ForEachBroadcastRow(plan, ctx.threads, [&](const int64_t* off, int64_t o, int64_t n) {
-          PowRow(pa + off[0], sa, pb + off[1], sb, py + o, n);
+    const bool base_handled =
+        VisitDType<kPowBaseTypes>(a.dtype(), [&](auto base_tag) {
+          using TB = typename decltype(base_tag)::type;
+          exp_handled = VisitDType<kNumericTypes>(b.dtype(), [&](auto exp_tag) {
+            using TE = typename decltype(exp_tag)::type;
+            const TB* pa = a.data<TB>();
+            const TE* pb = b.data<TE>();
+            TB* py = y.data<TB>();
+            const int64_t sa = plan.inner_stride(0);
+            const int64_t sb = plan.inner_stride(1);
+            ForEachBroadcastRow(plan, ctx.threads, kParallelGrain,
+                                [&](const int64_t* off, int64_t o, int64_t n) {
+                                  PowRow(pa + off[0], sa, pb + off[1], sb,
+                                         py + o, n);
+                                });
+          });
         });
-      });
-    });
     if (!base_handled) return UnsupportedType("Pow (base)", a.dtype());
     if (!exp_handled) return UnsupportedType("Pow (exponent)", b.dtype());
     return Status::Ok();
@@ -342,8 +413,8 @@ StatusOr<std::unique_ptr<Kernel>> MakePow(const NodeDef&) {
 // Where: only moves elements, so it dispatches on element size.
 
 template <typename T>
-void WhereRow(const bool* c, int64_t sc, const T* x, int64_t sx, const T* v, int64_t sv, T* y,
-              int64_t n) {
+void WhereRow(const bool* c, int64_t sc, const T* x, int64_t sx, const T* v,
+              int64_t sv, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = c[i * sc] ? x[i * sx] : v[i * sv];
 }
 
@@ -358,27 +429,33 @@ class WhereKernel final : public Kernel {
     Tensor& y = ctx.output(0);
     TP_CHECK_ARG(c.dtype() == DType::kBool,
                  "Where: condition must be bool, got " << DTypeName(c.dtype()));
-    TP_CHECK_ARG(x.dtype() == v.dtype(), "Where: X and Y have different element types "
-                                             << DTypeName(x.dtype()) << " and "
-                                             << DTypeName(v.dtype()));
-    TP_INTERNAL_CHECK(y.dtype() == x.dtype(), "Where output has element type "
-                                                  << DTypeName(y.dtype()));
+    TP_CHECK_ARG(x.dtype() == v.dtype(),
+                 "Where: X and Y have different element types "
+                     << DTypeName(x.dtype()) << " and "
+                     << DTypeName(v.dtype()));
+    TP_INTERNAL_CHECK(y.dtype() == x.dtype(),
+                      "Where output has element type " << DTypeName(y.dtype()));
     BroadcastPlan plan;
-    TP_RETURN_IF_ERROR(
-        MakeBroadcastPlan(y.shape(), {&c.shape(), &x.shape(), &v.shape()}, &plan));
+    TP_RETURN_IF_ERROR(MakeBroadcastPlan(
+        y.shape(), {&c.shape(), &x.shape(), &v.shape()}, &plan));
     switch (DTypeSize(x.dtype())) {
-      case 1: return Run<uint8_t>(plan, c, x, v, &y, ctx.threads);
-      case 2: return Run<uint16_t>(plan, c, x, v, &y, ctx.threads);
-      case 4: return Run<uint32_t>(plan, c, x, v, &y, ctx.threads);
-      case 8: return Run<uint64_t>(plan, c, x, v, &y, ctx.threads);
-      default: return UnsupportedType("Where", x.dtype());
+      case 1:
+        return Run<uint8_t>(plan, c, x, v, &y, ctx.threads);
+      case 2:
+        return Run<uint16_t>(plan, c, x, v, &y, ctx.threads);
+      case 4:
+        return Run<uint32_t>(plan, c, x, v, &y, ctx.threads);
+      case 8:
+        return Run<uint64_t>(plan, c, x, v, &y, ctx.threads);
+      default:
+        return UnsupportedType("Where", x.dtype());
     }
   }
 
  private:
   template <typename T>
-  static Status Run(const BroadcastPlan& plan, const Tensor& c, const Tensor& x, const Tensor& v,
-                    Tensor* y, int threads) {
+  static Status Run(const BroadcastPlan& plan, const Tensor& c, const Tensor& x,
+                    const Tensor& v, Tensor* y, int threads) {
     const bool* pc = c.data<bool>();
     const T* px = static_cast<const T*>(x.raw_data());
     const T* pv = static_cast<const T*>(v.raw_data());
@@ -386,9 +463,11 @@ class WhereKernel final : public Kernel {
     const int64_t sc = plan.inner_stride(0);
     const int64_t sx = plan.inner_stride(1);
     const int64_t sv = plan.inner_stride(2);
-    ForEachBroadcastRow(plan, threads, [&](const int64_t* off, int64_t o, int64_t n) {
-      WhereRow(pc + off[0], sc, px + off[1], sx, pv + off[2], sv, py + o, n);
-    });
+    ForEachBroadcastRow(plan, threads, kParallelGrain,
+                        [&](const int64_t* off, int64_t o, int64_t n) {
+                          WhereRow(pc + off[0], sc, px + off[1], sx,
+                                   pv + off[2], sv, py + o, n);
+                        });
     return Status::Ok();
   }
 };
@@ -439,14 +518,17 @@ class VariadicKernel final : public Kernel {
       }
       return Status::Ok();
     }
-    TP_RETURN_IF_ERROR(
-        (RunBinary<kTypes, false>(op_type_, Op{}, *first, *second, &y, ctx.threads)));
+    TP_RETURN_IF_ERROR((RunBinary<kTypes, false>(op_type_, Op{}, *first,
+                                                 *second, &y, ctx.threads)));
     int total = 2;
-    for (const Tensor* t = next_present(); t != nullptr; t = next_present(), ++total) {
-      TP_RETURN_IF_ERROR((RunBinary<kTypes, false>(op_type_, Op{}, y, *t, &y, ctx.threads)));
+    for (const Tensor* t = next_present(); t != nullptr;
+         t = next_present(), ++total) {
+      TP_RETURN_IF_ERROR(
+          (RunBinary<kTypes, false>(op_type_, Op{}, y, *t, &y, ctx.threads)));
     }
     if constexpr (kMean) {
-      TP_RETURN_IF_ERROR(RunUnary(op_type_.c_str(), ScaleOp{1.0 / total}, y, &y, ctx.threads));
+      TP_RETURN_IF_ERROR(
+          RunUnary(op_type_.c_str(), ScaleOp{1.0 / total}, y, &y, ctx.threads));
     }
     return Status::Ok();
   }
@@ -457,7 +539,8 @@ class VariadicKernel final : public Kernel {
 
 template <typename Op, uint32_t kTypes, bool kMean = false>
 StatusOr<std::unique_ptr<Kernel>> MakeVariadic(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new VariadicKernel<Op, kTypes, kMean>(node.op_type));
+  return std::unique_ptr<Kernel>(
+      new VariadicKernel<Op, kTypes, kMean>(node.op_type));
 }
 
 }  // namespace
@@ -469,6 +552,8 @@ void RegisterBinaryKernels(KernelRegistry* r) {
   r->Add("Mul", MakeBinary<MulOp, kNumericTypes>);
   r->Add("Div", MakeBinary<DivOp, kNumericTypes>);
   r->Add("Pow", MakePow);
+  r->Add("Mod", MakeMod);
+  r->Add("BitShift", MakeBitShift);
   r->Add("Equal", MakeBinary<EqualOp, kAllTypes, true>);
   r->Add("Less", MakeBinary<LessOp, kNumericTypes, true>);
   r->Add("LessOrEqual", MakeBinary<LessOrEqualOp, kNumericTypes, true>);

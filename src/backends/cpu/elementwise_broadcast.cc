@@ -2,7 +2,8 @@
 
 namespace tensorpod::internal::elementwise {
 
-Status MakeBroadcastPlan(const Shape& out, std::initializer_list<const Shape*> inputs,
+Status MakeBroadcastPlan(const Shape& out,
+                         std::initializer_list<const Shape*> inputs,
                          BroadcastPlan* plan) {
   TP_INTERNAL_CHECK(inputs.size() <= static_cast<size_t>(kMaxBroadcastInputs),
                     inputs.size() << " inputs to broadcast");
@@ -18,14 +19,16 @@ Status MakeBroadcastPlan(const Shape& out, std::initializer_list<const Shape*> i
     uint32_t mask = 0;
     int k = 0;
     for (const Shape* s : inputs) {
-      TP_INTERNAL_CHECK(s->size() <= out_rank, "input " << k << " shape " << ShapeToString(*s)
-                                                         << " has a higher rank than output "
-                                                         << ShapeToString(out));
+      TP_INTERNAL_CHECK(s->size() <= out_rank,
+                        "input " << k << " shape " << ShapeToString(*s)
+                                 << " has a higher rank than output "
+                                 << ShapeToString(out));
       const size_t lead = out_rank - s->size();
       const int64_t id = d < lead ? 1 : (*s)[d - lead];
-      TP_INTERNAL_CHECK(id == od || id == 1, "input " << k << " shape " << ShapeToString(*s)
-                                                      << " does not broadcast to output "
-                                                      << ShapeToString(out));
+      TP_INTERNAL_CHECK(id == od || id == 1,
+                        "input " << k << " shape " << ShapeToString(*s)
+                                 << " does not broadcast to output "
+                                 << ShapeToString(out));
       if (id != od) mask |= 1u << k;
       ++k;
     }
@@ -35,9 +38,10 @@ Status MakeBroadcastPlan(const Shape& out, std::initializer_list<const Shape*> i
       continue;
     }
     if (p.rank == kMaxBroadcastRank) {
-      return TP_ERROR(kUnimplemented, "broadcasting shapes that alternate in more than "
-                                          << kMaxBroadcastRank << " dimensions (output "
-                                          << ShapeToString(out) << ")");
+      return TP_ERROR(kUnimplemented,
+                      "broadcasting shapes that alternate in more than "
+                          << kMaxBroadcastRank << " dimensions (output "
+                          << ShapeToString(out) << ")");
     }
     masks[p.rank] = mask;
     p.dims[p.rank++] = od;

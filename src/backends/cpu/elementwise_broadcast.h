@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "backends/cpu/elementwise_ops.h"
 #include "backends/cpu/parallel.h"
 #include "core/shape.h"
 #include "core/status.h"
@@ -25,9 +24,9 @@ inline constexpr int kMaxBroadcastRank = 16;
 inline constexpr int kMaxBroadcastInputs = 3;
 
 struct BroadcastPlan {
-  int rank = 0;        // merged rank, >= 1
+  int rank = 0;  // merged rank, >= 1
   int num_inputs = 0;
-  int64_t total = 0;   // output elements
+  int64_t total = 0;  // output elements
   int64_t dims[kMaxBroadcastRank] = {};
   // Element strides of each input over the merged dims; 0 where broadcast.
   int64_t strides[kMaxBroadcastInputs][kMaxBroadcastRank] = {};
@@ -41,19 +40,22 @@ struct BroadcastPlan {
 // must not exceed the output's and each of its dims must be 1 or the
 // output's; a violation is a bug in shape inference (INTERNAL). UNIMPLEMENTED
 // when the merged rank exceeds kMaxBroadcastRank.
-Status MakeBroadcastPlan(const Shape& out, std::initializer_list<const Shape*> inputs,
+Status MakeBroadcastPlan(const Shape& out,
+                         std::initializer_list<const Shape*> inputs,
                          BroadcastPlan* plan);
 
 // Calls row(in_offsets, out_offset, n) for runs of n consecutive output
 // elements that lie in one innermost row: input k's elements for the run
 // start at in_offsets[k] and advance by inner_stride(k). Runs are spread over
-// up to `threads` threads; each element is visited exactly once.
+// up to `threads` threads, at least `grain` elements each; each element is
+// visited exactly once.
 template <typename RowFn>
-void ForEachBroadcastRow(const BroadcastPlan& p, int threads, RowFn&& row) {
+void ForEachBroadcastRow(const BroadcastPlan& p, int threads, int64_t grain,
+                         RowFn&& row) {
   if (p.total == 0) return;
   const int64_t inner = p.inner();
   const int outer_rank = p.rank - 1;
-  ParallelFor(p.total, threads, kParallelGrain, [&](int64_t begin, int64_t end) {
+  ParallelFor(p.total, threads, grain, [&](int64_t begin, int64_t end) {
     int64_t idx[kMaxBroadcastRank];
     int64_t base[kMaxBroadcastInputs] = {};
     int64_t off[kMaxBroadcastInputs];
@@ -64,12 +66,14 @@ void ForEachBroadcastRow(const BroadcastPlan& p, int threads, RowFn&& row) {
     for (int d = outer_rank - 1; d >= 0; --d) {
       idx[d] = r % p.dims[d];
       r /= p.dims[d];
-      for (int k = 0; k < p.num_inputs; ++k) base[k] += idx[d] * p.strides[k][d];
+      for (int k = 0; k < p.num_inputs; ++k)
+        base[k] += idx[d] * p.strides[k][d];
     }
     int64_t pos = begin;
     while (true) {
       const int64_t n = std::min(inner - col, end - pos);
-      for (int k = 0; k < p.num_inputs; ++k) off[k] = base[k] + col * p.strides[k][outer_rank];
+      for (int k = 0; k < p.num_inputs; ++k)
+        off[k] = base[k] + col * p.strides[k][outer_rank];
       row(static_cast<const int64_t*>(off), pos, n);
       pos += n;
       if (pos >= end) break;
@@ -77,7 +81,8 @@ void ForEachBroadcastRow(const BroadcastPlan& p, int threads, RowFn&& row) {
       for (int d = outer_rank - 1; d >= 0; --d) {
         for (int k = 0; k < p.num_inputs; ++k) base[k] += p.strides[k][d];
         if (++idx[d] < p.dims[d]) break;
-        for (int k = 0; k < p.num_inputs; ++k) base[k] -= p.strides[k][d] * p.dims[d];
+        for (int k = 0; k < p.num_inputs; ++k)
+          base[k] -= p.strides[k][d] * p.dims[d];
         idx[d] = 0;
       }
     }

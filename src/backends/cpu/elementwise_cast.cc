@@ -12,51 +12,26 @@
 namespace tensorpod::internal::elementwise {
 namespace {
 
-// The float nearest to x in the direction of zero.
-float DoubleToFloatTowardZero(double x) {
+// double -> float16/bfloat16 in one rounding. Rounding to float toward zero
+// and keeping "inexact" in the last bit ("round to odd") and then rounding to
+// the 16-bit type gives the correctly rounded result, where two
+// round-to-nearest steps could land one unit off.
+float DoubleToFloatRoundToOdd(double x) {
   float f = static_cast<float>(x);
-  if (std::isfinite(x) && std::fabs(static_cast<double>(f)) > std::fabs(x)) {
+  if (!std::isfinite(x) || static_cast<double>(f) == x) return f;
+  if (std::fabs(static_cast<double>(f)) > std::fabs(x))
     f = std::nextafter(f, 0.0f);
-  }
-  return f;
-}
-
-// Note [bfloat16 casts truncate]: ONNX's reference (the 1.12 node tests) and
-// onnxruntime of the same era convert to bfloat16 by dropping the low 16 bits
-// of the float, not by rounding; Cast follows them so results match those
-// references bit for bit. NaN stays a quiet NaN of the same sign.
-Eigen::bfloat16 TruncateToBFloat16(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof(bits));
-  uint16_t b = static_cast<uint16_t>(bits >> 16);
-  if (std::isnan(f)) b = static_cast<uint16_t>((b & 0x8000u) | 0x7fc0u);
-  return Eigen::numext::bit_cast<Eigen::bfloat16>(b);
-}
-
-// double -> float16 in one rounding: rounding to float with the inexact bit
-// kept in the last place ("round to odd") and then to half gives the
-// correctly rounded half, where two nearest roundings could be off by one.
-Eigen::half DoubleToHalf(double x) {
-  float f = DoubleToFloatTowardZero(x);
-  if (std::isfinite(x) && static_cast<double>(f) != x) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof(bits));
-    bits |= 1u;
-    std::memcpy(&f, &bits, sizeof(bits));
-  }
-  return static_cast<Eigen::half>(f);
+  bits |= 1u;
+  std::memcpy(&f, &bits, sizeof(bits));
+  return f;
 }
 
 template <typename To, typename From>
 To CastValue(From x) {
-  if constexpr (std::is_same_v<To, Eigen::bfloat16> && !std::is_same_v<From, To>) {
-    if constexpr (std::is_same_v<From, double>) {
-      return TruncateToBFloat16(DoubleToFloatTowardZero(x));
-    } else {
-      return TruncateToBFloat16(ConvertValue<float>(x));
-    }
-  } else if constexpr (std::is_same_v<To, Eigen::half> && std::is_same_v<From, double>) {
-    return DoubleToHalf(x);
+  if constexpr (kIsHalfLike<To> && std::is_same_v<From, double>) {
+    return static_cast<To>(DoubleToFloatRoundToOdd(x));
   } else {
     return ConvertValue<To>(x);
   }
@@ -65,24 +40,28 @@ To CastValue(From x) {
 // Converts x into y's element type (all pairs of supported types).
 Status CastTensor(const char* op, const Tensor& x, Tensor* y, int threads) {
   TP_INTERNAL_CHECK(x.num_elements() == y->num_elements(),
-                    op << " output has " << y->num_elements() << " elements, input "
-                       << x.num_elements());
+                    op << " output has " << y->num_elements()
+                       << " elements, input " << x.num_elements());
   if (x.dtype() == y->dtype()) {
-    if (x.raw_data() != y->raw_data()) std::memcpy(y->raw_data(), x.raw_data(), x.nbytes());
+    if (x.raw_data() != y->raw_data())
+      std::memcpy(y->raw_data(), x.raw_data(), x.nbytes());
     return Status::Ok();
   }
   bool to_handled = true;
-  const bool from_handled = VisitDType<kAllTypes>(x.dtype(), [&](auto from_tag) {
-    using From = typename decltype(from_tag)::type;
-    to_handled = VisitDType<kAllTypes>(y->dtype(), [&](auto to_tag) {
-      using To = typename decltype(to_tag)::type;
-      const From* in = x.data<From>();
-      To* out = y->data<To>();
-      ParallelFor(x.num_elements(), threads, kParallelGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) out[i] = CastValue<To>(in[i]);
+  const bool from_handled =
+      VisitDType<kAllTypes>(x.dtype(), [&](auto from_tag) {
+        using From = typename decltype(from_tag)::type;
+        to_handled = VisitDType<kAllTypes>(y->dtype(), [&](auto to_tag) {
+          using To = typename decltype(to_tag)::type;
+          const From* in = x.data<From>();
+          To* out = y->data<To>();
+          ParallelFor(x.num_elements(), threads, kParallelGrain,
+                      [&](int64_t b, int64_t e) {
+                        for (int64_t i = b; i < e; ++i)
+                          out[i] = CastValue<To>(in[i]);
+                      });
+        });
       });
-    });
-  });
   if (!from_handled) return UnsupportedType(op, x.dtype());
   if (!to_handled) return UnsupportedType(op, y->dtype());
   return Status::Ok();
@@ -94,7 +73,8 @@ class CastKernel final : public Kernel {
  public:
   explicit CastKernel(std::string op_type) : op_type_(std::move(op_type)) {}
   Status Compute(KernelContext& ctx) const override {
-    return CastTensor(op_type_.c_str(), ctx.input(0), &ctx.output(0), ctx.threads);
+    return CastTensor(op_type_.c_str(), ctx.input(0), &ctx.output(0),
+                      ctx.threads);
   }
 
  private:
@@ -106,10 +86,12 @@ StatusOr<std::unique_ptr<Kernel>> MakeCast(const NodeDef& node) {
 }
 
 Status CopyTensor(const Tensor& x, Tensor* y) {
-  TP_INTERNAL_CHECK(x.dtype() == y->dtype() && x.num_elements() == y->num_elements(),
-                    "copy of " << DTypeName(x.dtype()) << ShapeToString(x.shape()) << " into "
-                               << DTypeName(y->dtype()) << ShapeToString(y->shape()));
-  if (x.raw_data() != y->raw_data()) std::memcpy(y->raw_data(), x.raw_data(), x.nbytes());
+  TP_INTERNAL_CHECK(
+      x.dtype() == y->dtype() && x.num_elements() == y->num_elements(),
+      "copy of " << DTypeName(x.dtype()) << ShapeToString(x.shape()) << " into "
+                 << DTypeName(y->dtype()) << ShapeToString(y->shape()));
+  if (x.raw_data() != y->raw_data())
+    std::memcpy(y->raw_data(), x.raw_data(), x.nbytes());
   return Status::Ok();
 }
 
@@ -128,10 +110,12 @@ StatusOr<std::unique_ptr<Kernel>> MakeIdentity(const NodeDef&) {
 // true (opset 10+: bool; before: ones of the input's type). training_mode
 // (input 2, opset 12+) set to true would need random masks: UNIMPLEMENTED.
 Status RejectTraining(const Tensor* training_mode) {
-  if (training_mode == nullptr || training_mode->num_elements() == 0) return Status::Ok();
+  if (training_mode == nullptr || training_mode->num_elements() == 0)
+    return Status::Ok();
   if (training_mode->GetAsDouble(0) != 0) {
-    return TP_ERROR(kUnimplemented, "Dropout with training_mode=true is not supported "
-                                    "(tensorpod runs inference only)");
+    return TP_ERROR(kUnimplemented,
+                    "Dropout with training_mode=true is not supported "
+                    "(tensorpod runs inference only)");
   }
   return Status::Ok();
 }
@@ -139,16 +123,19 @@ Status RejectTraining(const Tensor* training_mode) {
 class DropoutKernel final : public Kernel {
  public:
   Status Compute(KernelContext& ctx) const override {
-    TP_RETURN_IF_ERROR(RejectTraining(ctx.has_input(2) ? &ctx.input(2) : nullptr));
+    TP_RETURN_IF_ERROR(
+        RejectTraining(ctx.has_input(2) ? &ctx.input(2) : nullptr));
     TP_RETURN_IF_ERROR(CopyTensor(ctx.input(0), &ctx.output(0)));
-    if (ctx.outputs.size() < 2 || ctx.outputs[1] == nullptr) return Status::Ok();
+    if (ctx.outputs.size() < 2 || ctx.outputs[1] == nullptr)
+      return Status::Ok();
     Tensor& mask = ctx.output(1);
     const bool handled = VisitDType<kAllTypes>(mask.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       T* m = mask.data<T>();
       std::fill(m, m + mask.num_elements(), ConvertValue<T>(true));
     });
-    return handled ? Status::Ok() : UnsupportedType("Dropout (mask)", mask.dtype());
+    return handled ? Status::Ok()
+                   : UnsupportedType("Dropout (mask)", mask.dtype());
   }
 };
 

@@ -6,7 +6,8 @@
 
 namespace tensorpod::internal::elementwise {
 
-// Add Sub Mul Div Pow, comparisons, logical ops, Where, Sum Max Min Mean.
+// Add Sub Mul Div Pow Mod BitShift, comparisons, logical ops, Where, and the
+// variadic Sum Max Min Mean.
 void RegisterBinaryKernels(KernelRegistry* r);
 // Cast CastLike Identity Dropout.
 void RegisterCastKernels(KernelRegistry* r);

@@ -6,14 +6,13 @@
 #pragma once
 
 #include <Eigen/Core>
-#include <unsupported/Eigen/SpecialFunctions>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <unsupported/Eigen/SpecialFunctions>
 
 #include "backends/cpu/parallel.h"
 #include "core/dtype.h"
@@ -72,26 +71,41 @@ bool VisitIf(Fn& fn) {
 template <uint32_t kMask, typename Fn>
 bool VisitDType(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kF32: return VisitIf<kMask, DType::kF32, float>(fn);
-    case DType::kF64: return VisitIf<kMask, DType::kF64, double>(fn);
-    case DType::kF16: return VisitIf<kMask, DType::kF16, Eigen::half>(fn);
-    case DType::kBF16: return VisitIf<kMask, DType::kBF16, Eigen::bfloat16>(fn);
-    case DType::kI64: return VisitIf<kMask, DType::kI64, int64_t>(fn);
-    case DType::kI32: return VisitIf<kMask, DType::kI32, int32_t>(fn);
-    case DType::kI16: return VisitIf<kMask, DType::kI16, int16_t>(fn);
-    case DType::kI8: return VisitIf<kMask, DType::kI8, int8_t>(fn);
-    case DType::kU8: return VisitIf<kMask, DType::kU8, uint8_t>(fn);
-    case DType::kU16: return VisitIf<kMask, DType::kU16, uint16_t>(fn);
-    case DType::kU32: return VisitIf<kMask, DType::kU32, uint32_t>(fn);
-    case DType::kU64: return VisitIf<kMask, DType::kU64, uint64_t>(fn);
-    case DType::kBool: return VisitIf<kMask, DType::kBool, bool>(fn);
-    case DType::kUndefined: return false;
+    case DType::kF32:
+      return VisitIf<kMask, DType::kF32, float>(fn);
+    case DType::kF64:
+      return VisitIf<kMask, DType::kF64, double>(fn);
+    case DType::kF16:
+      return VisitIf<kMask, DType::kF16, Eigen::half>(fn);
+    case DType::kBF16:
+      return VisitIf<kMask, DType::kBF16, Eigen::bfloat16>(fn);
+    case DType::kI64:
+      return VisitIf<kMask, DType::kI64, int64_t>(fn);
+    case DType::kI32:
+      return VisitIf<kMask, DType::kI32, int32_t>(fn);
+    case DType::kI16:
+      return VisitIf<kMask, DType::kI16, int16_t>(fn);
+    case DType::kI8:
+      return VisitIf<kMask, DType::kI8, int8_t>(fn);
+    case DType::kU8:
+      return VisitIf<kMask, DType::kU8, uint8_t>(fn);
+    case DType::kU16:
+      return VisitIf<kMask, DType::kU16, uint16_t>(fn);
+    case DType::kU32:
+      return VisitIf<kMask, DType::kU32, uint32_t>(fn);
+    case DType::kU64:
+      return VisitIf<kMask, DType::kU64, uint64_t>(fn);
+    case DType::kBool:
+      return VisitIf<kMask, DType::kBool, bool>(fn);
+    case DType::kUndefined:
+      return false;
   }
   return false;
 }
 
 inline Status UnsupportedType(const char* op, DType t) {
-  return TP_ERROR(kUnimplemented, op << " does not support element type " << DTypeName(t));
+  return TP_ERROR(kUnimplemented,
+                  op << " does not support element type " << DTypeName(t));
 }
 
 // ---------------------------------------------------------------------------
@@ -120,7 +134,8 @@ To SaturateFloatToInt(From x) {
   if (!(x == x)) return To(0);
   // 2^digits is exactly representable in any float type and is the first
   // value above To's maximum; the minimum is 0 or -2^digits.
-  constexpr From kUpper = From(std::numeric_limits<To>::max() / 2 + 1) * From(2);
+  constexpr From kUpper =
+      From(std::numeric_limits<To>::max() / 2 + 1) * From(2);
   constexpr From kLower = static_cast<From>(std::numeric_limits<To>::min());
   if (x >= kUpper) return std::numeric_limits<To>::max();
   if (x <= kLower) return std::numeric_limits<To>::min();
@@ -138,7 +153,8 @@ To ConvertValue(From x) {
     return x != From(0);
   } else if constexpr (kIsHalfLike<To>) {
     return static_cast<To>(static_cast<float>(x));
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+  } else if constexpr (std::is_integral_v<To> &&
+                       std::is_floating_point_v<From>) {
     return SaturateFloatToInt<To>(x);
   } else {
     return static_cast<To>(x);
@@ -150,80 +166,47 @@ To ConvertValue(From x) {
 // (float for float16/bfloat16) from x to y; x may equal y. kTypes lists the
 // element types the op accepts.
 
-struct SqrtOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).sqrt();
+// A float-only functor whose body is one Eigen expression of `in`.
+#define TP_EW_FLOAT_UNARY(Name, expr)                    \
+  struct Name {                                          \
+    static constexpr uint32_t kTypes = kFloatTypes;      \
+    template <typename S>                                \
+    void operator()(const S* x, S* y, int64_t n) const { \
+      auto in = InView(x, n);                            \
+      OutView(y, n) = (expr);                            \
+    }                                                    \
   }
-};
 
-struct ExpOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).exp();
-  }
-};
-
-struct LogOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).log();
-  }
-};
-
-struct ErfOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).erf();
-  }
-};
-
-struct TanhOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).tanh();
-  }
-};
-
+TP_EW_FLOAT_UNARY(SqrtOp, in.sqrt());
+TP_EW_FLOAT_UNARY(ExpOp, in.exp());
+TP_EW_FLOAT_UNARY(LogOp, in.log());
+TP_EW_FLOAT_UNARY(ErfOp, in.erf());
+TP_EW_FLOAT_UNARY(TanhOp, in.tanh());
 // Eigen's logistic stays finite for any |x|: for float it switches to exp(x)
 // below -9 and saturates at 1 above ~15.7; for double 1/(1+exp(-x)) tends to
 // 0 or 1 without producing NaN.
-struct SigmoidOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).logistic();
-  }
-};
+TP_EW_FLOAT_UNARY(SigmoidOp, in.logistic());
+TP_EW_FLOAT_UNARY(ReciprocalOp, in.inverse());
+TP_EW_FLOAT_UNARY(FloorOp, in.floor());
+TP_EW_FLOAT_UNARY(CeilOp, in.ceil());
+// ONNX Round breaks ties to even, which is rint's default rounding mode.
+TP_EW_FLOAT_UNARY(RoundOp, in.rint());
+TP_EW_FLOAT_UNARY(SinOp, in.sin());
+TP_EW_FLOAT_UNARY(CosOp, in.cos());
+TP_EW_FLOAT_UNARY(TanOp, in.tan());
+TP_EW_FLOAT_UNARY(AsinOp, in.asin());
+TP_EW_FLOAT_UNARY(AcosOp, in.acos());
+TP_EW_FLOAT_UNARY(AtanOp, in.atan());
+TP_EW_FLOAT_UNARY(SinhOp, in.sinh());
+TP_EW_FLOAT_UNARY(CoshOp, in.cosh());
+TP_EW_FLOAT_UNARY(AsinhOp, in.asinh());
+TP_EW_FLOAT_UNARY(AcoshOp, in.acosh());
+TP_EW_FLOAT_UNARY(AtanhOp, in.atanh());
+TP_EW_FLOAT_UNARY(SoftsignOp, in / (S(1) + in.abs()));
+TP_EW_FLOAT_UNARY(HardSwishOp,
+                  in*(in* S(1.0 / 6) + S(0.5)).max(S(0)).min(S(1)));
 
-struct ReciprocalOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).inverse();
-  }
-};
-
-struct FloorOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).floor();
-  }
-};
-
-struct CeilOp {
-  static constexpr uint32_t kTypes = kFloatTypes;
-  template <typename S>
-  void operator()(const S* x, S* y, int64_t n) const {
-    OutView(y, n) = InView(x, n).ceil();
-  }
-};
+#undef TP_EW_FLOAT_UNARY
 
 // log(1 + exp(x)) rewritten as max(x, 0) + log1p(exp(-|x|)) so neither
 // large positive nor large negative x overflows.
@@ -264,6 +247,20 @@ struct ReluOp {
   }
 };
 
+struct SignOp {
+  static constexpr uint32_t kTypes = kNumericTypes;
+  template <typename S>
+  void operator()(const S* x, S* y, int64_t n) const {
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_unsigned_v<S>) {
+        y[i] = static_cast<S>(x[i] != S(0));
+      } else {
+        y[i] = static_cast<S>((x[i] > S(0)) - (x[i] < S(0)));
+      }
+    }
+  }
+};
+
 struct LeakyReluOp {
   static constexpr uint32_t kTypes = kFloatTypes;
   float alpha = 0.01f;
@@ -284,6 +281,64 @@ struct HardSigmoidOp {
   }
 };
 
+// The exponential-linear family, with expm1 for accuracy near 0:
+// Elu: x > 0 ? x : alpha·(e^x − 1); Selu: gamma·Elu; Celu: max(0, x) +
+// min(0, alpha·(e^(x/alpha) − 1)).
+struct EluOp {
+  static constexpr uint32_t kTypes = kFloatTypes;
+  float alpha = 1.0f;
+  template <typename S>
+  void operator()(const S* x, S* y, int64_t n) const {
+    auto in = InView(x, n);
+    OutView(y, n) = in.max(S(0)) + S(alpha) * in.min(S(0)).expm1();
+  }
+};
+
+struct SeluOp {
+  static constexpr uint32_t kTypes = kFloatTypes;
+  float alpha = 1.67326319217681884765625f;
+  float gamma = 1.05070102214813232421875f;
+  template <typename S>
+  void operator()(const S* x, S* y, int64_t n) const {
+    auto in = InView(x, n);
+    OutView(y, n) = S(gamma) * (in.max(S(0)) + S(alpha) * in.min(S(0)).expm1());
+  }
+};
+
+struct CeluOp {
+  static constexpr uint32_t kTypes = kFloatTypes;
+  float alpha = 1.0f;
+  template <typename S>
+  void operator()(const S* x, S* y, int64_t n) const {
+    auto in = InView(x, n);
+    OutView(y, n) = in.max(S(0)) + S(alpha) * (in.min(S(0)) / S(alpha)).expm1();
+  }
+};
+
+struct ThresholdedReluOp {
+  static constexpr uint32_t kTypes = kFloatTypes;
+  float alpha = 1.0f;
+  template <typename S>
+  void operator()(const S* x, S* y, int64_t n) const {
+    auto in = InView(x, n);
+    OutView(y, n) = (in > S(alpha)).select(in, S(0));
+  }
+};
+
+// x < -lambd ? x + bias : x > lambd ? x - bias : 0.
+struct ShrinkOp {
+  static constexpr uint32_t kTypes = kFloatTypes;
+  float bias = 0.0f;
+  float lambd = 0.5f;
+  template <typename S>
+  void operator()(const S* x, S* y, int64_t n) const {
+    auto in = InView(x, n);
+    OutView(y, n) =
+        (in < S(-lambd))
+            .select(in + S(bias), (in > S(lambd)).select(in - S(bias), S(0)));
+  }
+};
+
 // GELU, exact (0.5·x·(1 + erf(x/√2))) or with the tanh approximation
 // (0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))).
 struct GeluOp {
@@ -294,7 +349,8 @@ struct GeluOp {
     auto in = InView(x, n);
     if (tanh_approximation) {
       const S k = S(0.7978845608028654);  // sqrt(2/pi)
-      OutView(y, n) = S(0.5) * in * (S(1) + ((in + S(0.044715) * in.cube()) * k).tanh());
+      OutView(y, n) =
+          S(0.5) * in * (S(1) + ((in + S(0.044715) * in.cube()) * k).tanh());
     } else {
       const S k = S(0.7071067811865476);  // 1/sqrt(2)
       OutView(y, n) = S(0.5) * in * (S(1) + (in * k).erf());
@@ -303,11 +359,18 @@ struct GeluOp {
 };
 
 // Clip to [lo, hi] in the compute type S. When lo > hi every element becomes
-// hi, as ONNX specifies.
+// hi, as ONNX specifies. An omitted float bound is infinite, so it never
+// changes a value (not even an infinity, as numpy's clip with None).
 template <typename S>
 struct ClipOp {
-  S lo = std::numeric_limits<S>::lowest();
-  S hi = std::numeric_limits<S>::max();
+  static constexpr S kLowest = std::numeric_limits<S>::has_infinity
+                                   ? -std::numeric_limits<S>::infinity()
+                                   : std::numeric_limits<S>::lowest();
+  static constexpr S kHighest = std::numeric_limits<S>::has_infinity
+                                    ? std::numeric_limits<S>::infinity()
+                                    : std::numeric_limits<S>::max();
+  S lo = kLowest;
+  S hi = kHighest;
   void operator()(const S* x, S* y, int64_t n) const {
     OutView(y, n) = InView(x, n).max(lo).min(hi);
   }
@@ -339,14 +402,17 @@ void UnaryRange(const Op& op, const T* x, T* y, int64_t n) {
 // `threads` for large tensors.
 template <typename T, typename Op>
 void RunUnaryTyped(const Op& op, const T* x, T* y, int64_t n, int threads) {
-  ParallelFor(n, threads, kParallelGrain,
-              [&](int64_t b, int64_t e) { UnaryRange<T>(op, x + b, y + b, e - b); });
+  ParallelFor(n, threads, kParallelGrain, [&](int64_t b, int64_t e) {
+    UnaryRange<T>(op, x + b, y + b, e - b);
+  });
 }
 
 template <typename Op>
-Status RunUnary(const char* op_name, const Op& op, const Tensor& x, Tensor* y, int threads) {
-  TP_INTERNAL_CHECK(y->dtype() == x.dtype() && y->num_elements() == x.num_elements(),
-                    op_name << " output does not match its input");
+Status RunUnary(const char* op_name, const Op& op, const Tensor& x, Tensor* y,
+                int threads) {
+  TP_INTERNAL_CHECK(
+      y->dtype() == x.dtype() && y->num_elements() == x.num_elements(),
+      op_name << " output does not match its input");
   const bool handled = VisitDType<Op::kTypes>(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     RunUnaryTyped<T>(op, x.data<T>(), y->data<T>(), x.num_elements(), threads);

@@ -19,8 +19,6 @@ constexpr int64_t kParallelGrainElements = 16384;
 
 template <typename T>
 using ArrayX = Eigen::Array<T, Eigen::Dynamic, 1>;
-template <typename T>
-using RowMajorArray = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 int64_t GrainFor(int64_t unit_elements) {
   return std::max<int64_t>(1, kParallelGrainElements / std::max<int64_t>(unit_elements, 1));
@@ -84,10 +82,12 @@ class SoftmaxKernel : public Kernel {
       });
       return;
     }
-    // Each unit is one outer slice restricted to a block of columns, so the
-    // reductions over `len` run down contiguous rows of the [len, inner]
-    // slice with per-column accumulators held on the stack.
+    // Each unit is one outer slice restricted to a block of columns; the
+    // reductions over `len` walk its contiguous rows with per-column
+    // accumulators held on the stack, so every step is a vector operation.
     using Row = Eigen::Array<T, 1, Eigen::Dynamic, Eigen::RowMajor, 1, kColumnBlock>;
+    using RowMap = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
+    using OutRowMap = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
     const int64_t blocks = (inner + kColumnBlock - 1) / kColumnBlock;
     const int64_t unit = len * std::min(inner, kColumnBlock);
     ParallelFor(outer * blocks, threads, GrainFor(unit), [&](int64_t b, int64_t e) {
@@ -95,17 +95,24 @@ class SoftmaxKernel : public Kernel {
         const int64_t o = u / blocks;
         const int64_t c0 = (u % blocks) * kColumnBlock;
         const int64_t w = std::min(kColumnBlock, inner - c0);
-        Eigen::Map<const RowMajorArray<T>> xs(x + o * len * inner, len, inner);
-        Eigen::Map<RowMajorArray<T>> ys(y + o * len * inner, len, inner);
-        auto xb = xs.middleCols(c0, w);
-        auto yb = ys.middleCols(c0, w);
-        const Row mx = xb.colwise().maxCoeff();
-        yb = (xb.rowwise() - mx).exp();
-        const Row sum = yb.colwise().sum();
+        const T* xs = x + o * len * inner + c0;
+        T* ys = y + o * len * inner + c0;
+        Row mx = RowMap(xs, w);
+        for (int64_t r = 1; r < len; ++r) mx = mx.max(RowMap(xs + r * inner, w));
+        Row sum = Row::Zero(w);
+        for (int64_t r = 0; r < len; ++r) {
+          OutRowMap yr(ys + r * inner, w);
+          yr = (RowMap(xs + r * inner, w) - mx).exp();
+          sum += yr;
+        }
         if (log_) {
-          yb = (xb.rowwise() - (mx + sum.log()));
+          const Row shift = mx + sum.log();
+          for (int64_t r = 0; r < len; ++r) {
+            OutRowMap(ys + r * inner, w) = RowMap(xs + r * inner, w) - shift;
+          }
         } else {
-          yb.rowwise() *= sum.inverse();
+          const Row inv = sum.inverse();
+          for (int64_t r = 0; r < len; ++r) OutRowMap(ys + r * inner, w) *= inv;
         }
       }
     });

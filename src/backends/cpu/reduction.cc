@@ -73,7 +73,8 @@ using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <typename T>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-// Reduces p[0, n), n > 0. REQUIRES: T is floating point if IsFloatOnly(kind).
+// Reduces p[0, n), n > 0; max and min propagate NaN like numpy. REQUIRES: T
+// is floating point if IsFloatOnly(kind).
 template <typename T>
 T ReduceContiguous(ReduceKind kind, const T* p, int64_t n) {
   ConstArrayMap<T> v(p, n);
@@ -86,7 +87,7 @@ T ReduceContiguous(ReduceKind kind, const T* p, int64_t n) {
       case ReduceKind::kLogSumExp: {
         // Shifted by the maximum so exp cannot overflow; an infinite or NaN
         // maximum is already the answer.
-        const T m = v.maxCoeff();
+        const T m = v.template maxCoeff<Eigen::PropagateNaN>();
         return std::isfinite(m) ? std::log((v - m).exp().sum()) + m : m;
       }
       default:
@@ -97,9 +98,9 @@ T ReduceContiguous(ReduceKind kind, const T* p, int64_t n) {
     case ReduceKind::kMean:
       return v.sum() / static_cast<T>(n);
     case ReduceKind::kMax:
-      return v.maxCoeff();
+      return v.template maxCoeff<Eigen::PropagateNaN>();
     case ReduceKind::kMin:
-      return v.minCoeff();
+      return v.template minCoeff<Eigen::PropagateNaN>();
     case ReduceKind::kProd:
       return v.prod();
     case ReduceKind::kL1:
@@ -111,22 +112,31 @@ T ReduceContiguous(ReduceKind kind, const T* p, int64_t n) {
   }
 }
 
+// Coefficient-wise max/min that propagate NaN (ArrayBase::max does not).
+template <typename T>
+using NanMax = Eigen::internal::scalar_max_op<T, T, Eigen::PropagateNaN>;
+template <typename T>
+using NanMin = Eigen::internal::scalar_min_op<T, T, Eigen::PropagateNaN>;
+
 // out[j] = the reduction over k < rows of p[k * stride + j], for j < n.
 // REQUIRES: rows > 0, n <= kColumnBlock, and T is floating point if
 // IsFloatOnly(kind).
 template <typename T>
-void ReduceColumns(ReduceKind kind, const T* p, int64_t rows, int64_t stride, int64_t n, T* out) {
+void ReduceColumns(ReduceKind kind, const T* p, int64_t rows, int64_t stride,
+                   int64_t n, T* out) {
   ArrayMap<T> acc(out, n);
   auto row = [&](int64_t k) { return ConstArrayMap<T>(p + k * stride, n); };
   switch (kind) {
     case ReduceKind::kMax:
     case ReduceKind::kLogSumExp:
       acc = row(0);
-      for (int64_t k = 1; k < rows; ++k) acc = acc.max(row(k));
+      for (int64_t k = 1; k < rows; ++k)
+        acc = acc.binaryExpr(row(k), NanMax<T>());
       break;
     case ReduceKind::kMin:
       acc = row(0);
-      for (int64_t k = 1; k < rows; ++k) acc = acc.min(row(k));
+      for (int64_t k = 1; k < rows; ++k)
+        acc = acc.binaryExpr(row(k), NanMin<T>());
       break;
     case ReduceKind::kProd:
       acc = row(0);
@@ -168,7 +178,8 @@ struct MergedAxes {
   std::array<bool, kMaxReduceRank> reduced{};
 };
 
-MergedAxes MergeAxes(const Shape& shape, const std::array<bool, kMaxReduceRank>& reduced) {
+MergedAxes MergeAxes(const Shape& shape,
+                     const std::array<bool, kMaxReduceRank>& reduced) {
   MergedAxes m;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 1) continue;
@@ -187,8 +198,8 @@ MergedAxes MergeAxes(const Shape& shape, const std::array<bool, kMaxReduceRank>&
 // gathered (through a precomputed offset table) into a per-chunk buffer and
 // reduced contiguously.
 template <typename T>
-Status ReduceGathered(ReduceKind kind, const MergedAxes& m, const T* in, T* out, int64_t outputs,
-                      KernelContext& ctx) {
+Status ReduceGathered(ReduceKind kind, const MergedAxes& m, const T* in, T* out,
+                      int64_t outputs, KernelContext& ctx) {
   DimArray strides{};
   int64_t stride = 1;
   for (int i = m.rank - 1; i >= 0; --i) {
@@ -199,11 +210,14 @@ Status ReduceGathered(ReduceKind kind, const MergedAxes& m, const T* in, T* out,
   for (int i = 0; i < m.rank; ++i) {
     if (m.reduced[i]) reduced_count *= m.dims[i];
   }
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(ctx.threads, outputs));
-  const size_t bytes = sizeof(int64_t) * reduced_count + sizeof(T) * reduced_count * chunks;
+  const int64_t chunks =
+      std::max<int64_t>(1, std::min<int64_t>(ctx.threads, outputs));
+  const size_t bytes =
+      sizeof(int64_t) * reduced_count + sizeof(T) * reduced_count * chunks;
   void* scratch = ctx.scratch->Get(bytes);
   if (scratch == nullptr) {
-    return TP_ERROR(kResourceExhausted, "reduction scratch of " << bytes << " bytes");
+    return TP_ERROR(kResourceExhausted,
+                    "reduction scratch of " << bytes << " bytes");
   }
   int64_t* offsets = static_cast<int64_t*>(scratch);
   T* buffers = reinterpret_cast<T*>(offsets + reduced_count);
@@ -223,7 +237,8 @@ Status ReduceGathered(ReduceKind kind, const MergedAxes& m, const T* in, T* out,
   ParallelFor(chunks, ctx.threads, 1, [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) {
       T* buf = buffers + c * reduced_count;
-      for (int64_t o = c * outputs / chunks; o < (c + 1) * outputs / chunks; ++o) {
+      for (int64_t o = c * outputs / chunks; o < (c + 1) * outputs / chunks;
+           ++o) {
         int64_t base = 0;
         int64_t rest = o;
         for (int i = m.rank - 1; i >= 0; --i) {
@@ -231,7 +246,8 @@ Status ReduceGathered(ReduceKind kind, const MergedAxes& m, const T* in, T* out,
           base += (rest % m.dims[i]) * strides[i];
           rest /= m.dims[i];
         }
-        for (int64_t j = 0; j < reduced_count; ++j) buf[j] = in[base + offsets[j]];
+        for (int64_t j = 0; j < reduced_count; ++j)
+          buf[j] = in[base + offsets[j]];
         out[o] = ReduceContiguous(kind, buf, reduced_count);
       }
     }
@@ -240,7 +256,8 @@ Status ReduceGathered(ReduceKind kind, const MergedAxes& m, const T* in, T* out,
 }
 
 template <typename T>
-Status RunReduce(ReduceKind kind, const std::array<bool, kMaxReduceRank>& reduced_axes,
+Status RunReduce(ReduceKind kind,
+                 const std::array<bool, kMaxReduceRank>& reduced_axes,
                  KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
@@ -262,7 +279,8 @@ Status RunReduce(ReduceKind kind, const std::array<bool, kMaxReduceRank>& reduce
   }
   if (reduced_runs > 1) return ReduceGathered(kind, m, in, out, outputs, ctx);
 
-  // [outer, rows, inner]; no reduced run means every output reduces one element.
+  // [outer, rows, inner]; no reduced run means every output reduces one
+  // element.
   int64_t outer = 1;
   int64_t rows = 1;
   int64_t inner = 1;
@@ -278,13 +296,14 @@ Status RunReduce(ReduceKind kind, const std::array<bool, kMaxReduceRank>& reduce
   if (inner == 1) {
     ParallelFor(outer, ctx.threads, std::max<int64_t>(1, kGrainElements / rows),
                 [&](int64_t b, int64_t e) {
-                  for (int64_t o = b; o < e; ++o) out[o] = ReduceContiguous(kind, in + o * rows, rows);
+                  for (int64_t o = b; o < e; ++o)
+                    out[o] = ReduceContiguous(kind, in + o * rows, rows);
                 });
     return Status::Ok();
   }
   const int64_t blocks = (inner + kColumnBlock - 1) / kColumnBlock;
-  const int64_t grain =
-      std::max<int64_t>(1, kGrainElements / (rows * std::min(inner, kColumnBlock)));
+  const int64_t grain = std::max<int64_t>(
+      1, kGrainElements / (rows * std::min(inner, kColumnBlock)));
   ParallelFor(outer * blocks, ctx.threads, grain, [&](int64_t b, int64_t e) {
     for (int64_t u = b; u < e; ++u) {
       const int64_t o = u / blocks;
@@ -310,26 +329,31 @@ class ReduceKernel : public Kernel {
     const Tensor& x = ctx.input(0);
     const int64_t rank = x.rank();
     if (rank > kMaxReduceRank) {
-      return TP_ERROR(kUnimplemented, op_type_ << " of rank " << rank << " (at most "
-                                               << kMaxReduceRank << " is supported)");
+      return TP_ERROR(kUnimplemented, op_type_ << " of rank " << rank
+                                               << " (at most " << kMaxReduceRank
+                                               << " is supported)");
     }
-    const Tensor* axes = axes_from_input_ && ctx.has_input(1) ? ctx.inputs[1] : nullptr;
+    const Tensor* axes =
+        axes_from_input_ && ctx.has_input(1) ? ctx.inputs[1] : nullptr;
     const int64_t num_axes =
         axes ? axes->num_elements() : static_cast<int64_t>(attr_axes_.size());
     if (num_axes == 0 && noop_with_empty_axes_) {
-      if (x.nbytes() > 0) std::memcpy(ctx.output(0).raw_data(), x.raw_data(), x.nbytes());
+      if (x.nbytes() > 0)
+        std::memcpy(ctx.output(0).raw_data(), x.raw_data(), x.nbytes());
       return Status::Ok();
     }
     std::array<bool, kMaxReduceRank> reduced{};
     for (int64_t i = 0; i < rank; ++i) reduced[i] = num_axes == 0;
     for (int64_t j = 0; j < num_axes; ++j) {
-      TP_ASSIGN_OR_RETURN(int64_t a,
-                          NormalizeAxis(axes ? axes->GetAsInt64(j) : attr_axes_[j], rank, "axes"));
+      TP_ASSIGN_OR_RETURN(
+          int64_t a, NormalizeAxis(axes ? axes->GetAsInt64(j) : attr_axes_[j],
+                                   rank, "axes"));
       reduced[a] = true;
     }
     if (IsFloatOnly(kind_) && !IsFloatingPoint(x.dtype())) {
-      return TP_ERROR(kUnimplemented, op_type_ << " is not implemented for dtype "
-                                               << DTypeName(x.dtype()));
+      return TP_ERROR(kUnimplemented, op_type_
+                                          << " is not implemented for dtype "
+                                          << DTypeName(x.dtype()));
     }
     switch (x.dtype()) {
       case DType::kF32:
@@ -341,8 +365,9 @@ class ReduceKernel : public Kernel {
       case DType::kI64:
         return RunReduce<int64_t>(kind_, reduced, ctx);
       default:
-        return TP_ERROR(kUnimplemented, op_type_ << " is not implemented for dtype "
-                                                 << DTypeName(x.dtype()));
+        return TP_ERROR(kUnimplemented, op_type_
+                                            << " is not implemented for dtype "
+                                            << DTypeName(x.dtype()));
     }
   }
 
@@ -356,42 +381,83 @@ class ReduceKernel : public Kernel {
 
 StatusOr<std::unique_ptr<Kernel>> CreateReduceKernel(const NodeDef& node) {
   static const std::pair<const char*, ReduceKind> kKinds[] = {
-      {"ReduceSum", ReduceKind::kSum},         {"ReduceMean", ReduceKind::kMean},
-      {"ReduceMax", ReduceKind::kMax},         {"ReduceMin", ReduceKind::kMin},
-      {"ReduceProd", ReduceKind::kProd},       {"ReduceL1", ReduceKind::kL1},
-      {"ReduceL2", ReduceKind::kL2},           {"ReduceSumSquare", ReduceKind::kSumSquare},
-      {"ReduceLogSum", ReduceKind::kLogSum},   {"ReduceLogSumExp", ReduceKind::kLogSumExp}};
-  const auto* it = std::find_if(std::begin(kKinds), std::end(kKinds),
-                                [&](const auto& k) { return node.op_type == k.first; });
-  TP_INTERNAL_CHECK(it != std::end(kKinds), "no reduction named " << node.op_type);
+      {"ReduceSum", ReduceKind::kSum},
+      {"ReduceMean", ReduceKind::kMean},
+      {"ReduceMax", ReduceKind::kMax},
+      {"ReduceMin", ReduceKind::kMin},
+      {"ReduceProd", ReduceKind::kProd},
+      {"ReduceL1", ReduceKind::kL1},
+      {"ReduceL2", ReduceKind::kL2},
+      {"ReduceSumSquare", ReduceKind::kSumSquare},
+      {"ReduceLogSum", ReduceKind::kLogSum},
+      {"ReduceLogSumExp", ReduceKind::kLogSumExp}};
+  const auto* it =
+      std::find_if(std::begin(kKinds), std::end(kKinds),
+                   [&](const auto& k) { return node.op_type == k.first; });
+  TP_INTERNAL_CHECK(it != std::end(kKinds),
+                    "no reduction named " << node.op_type);
   // See InferReduce in src/ops/reduction.cc: ReduceSum takes axes as an
   // input from opset 13, the others from opset 18.
-  const bool axes_from_input = node.opset >= (it->second == ReduceKind::kSum ? 13 : 18);
+  const bool axes_from_input =
+      node.opset >= (it->second == ReduceKind::kSum ? 13 : 18);
   return std::unique_ptr<Kernel>(new ReduceKernel(
       node.op_type, it->second, axes_from_input,
       axes_from_input ? std::vector<int64_t>{} : node.attrs->GetInts("axes"),
       node.attrs->GetInt("noop_with_empty_axes", 0) != 0));
 }
 
-// ArgMax/ArgMin over the middle axis of [outer, axis, inner]: the first
-// extreme index, or the last one with select_last_index.
 template <typename T>
-void ArgReduce(const T* in, const AxisSplit& s, bool is_max, bool select_last, int64_t* out,
-               int threads) {
-  const int64_t grain = std::max<int64_t>(1, kGrainElements / (s.axis * s.inner));
+bool IsNan(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isnan(v);
+  } else {
+    return false;
+  }
+}
+
+// ArgMax/ArgMin over the middle axis of [outer, axis, inner]: the first
+// extreme index, or the last one with select_last_index. NaN is extreme
+// both ways, as in numpy (the ONNX reference).
+template <typename T>
+void ArgReduce(const T* in, const AxisSplit& s, bool is_max, bool select_last,
+               int64_t* out, int threads) {
+  auto better = [&](T v, T best) {
+    if (IsNan(best)) return select_last && IsNan(v);
+    if (IsNan(v)) return true;
+    return is_max ? (select_last ? v >= best : v > best)
+                  : (select_last ? v <= best : v < best);
+  };
+  const int64_t grain =
+      std::max<int64_t>(1, kGrainElements / (s.axis * s.inner));
   ParallelFor(s.outer, threads, grain, [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const T* base = in + o * s.axis * s.inner;
-      int64_t* best = out + o * s.inner;
-      std::fill(best, best + s.inner, 0);
-      for (int64_t r = 1; r < s.axis; ++r) {
-        const T* row = base + r * s.inner;
-        for (int64_t i = 0; i < s.inner; ++i) {
-          const T v = row[i];
-          const T cur = base[best[i] * s.inner + i];
-          const bool better = is_max ? (select_last ? v >= cur : v > cur)
-                                     : (select_last ? v <= cur : v < cur);
-          if (better) best[i] = r;
+      if (s.inner == 1) {
+        // The extreme value through Eigen's vectorised reduction, then its
+        // first (last) position.
+        ConstArrayMap<T> v(base, s.axis);
+        const T extreme = is_max ? v.template maxCoeff<Eigen::PropagateNaN>()
+                                 : v.template minCoeff<Eigen::PropagateNaN>();
+        const bool nan = IsNan(extreme);
+        int64_t r = select_last ? s.axis - 1 : 0;
+        const int64_t step = select_last ? -1 : 1;
+        while (nan ? !IsNan(base[r]) : !(base[r] == extreme)) r += step;
+        out[o] = r;
+        continue;
+      }
+      for (int64_t j = 0; j < s.inner; j += kColumnBlock) {
+        const int64_t n = std::min(kColumnBlock, s.inner - j);
+        T best[kColumnBlock];
+        int64_t* best_index = out + o * s.inner + j;
+        std::copy(base + j, base + j + n, best);
+        std::fill(best_index, best_index + n, 0);
+        for (int64_t r = 1; r < s.axis; ++r) {
+          const T* row = base + r * s.inner + j;
+          for (int64_t i = 0; i < n; ++i) {
+            const bool take = better(row[i], best[i]);
+            best[i] = take ? row[i] : best[i];
+            best_index[i] = take ? r : best_index[i];
+          }
         }
       }
     }
@@ -430,8 +496,9 @@ class ArgReduceKernel : public Kernel {
         ArgReduce(x.data<int8_t>(), s, is_max, select_last_, out, ctx.threads);
         return Status::Ok();
       default:
-        return TP_ERROR(kUnimplemented, op_type_ << " is not implemented for dtype "
-                                                 << DTypeName(x.dtype()));
+        return TP_ERROR(kUnimplemented, op_type_
+                                            << " is not implemented for dtype "
+                                            << DTypeName(x.dtype()));
     }
   }
 
@@ -442,17 +509,18 @@ class ArgReduceKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateArgReduceKernel(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new ArgReduceKernel(
-      node.op_type, node.attrs->GetInt("axis", 0),
-      node.attrs->GetInt("select_last_index", 0) != 0));
+  return std::unique_ptr<Kernel>(
+      new ArgReduceKernel(node.op_type, node.attrs->GetInt("axis", 0),
+                          node.attrs->GetInt("select_last_index", 0) != 0));
 }
 
 }  // namespace
 
 void RegisterReductionKernels(KernelRegistry* r) {
-  for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
-                         "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
-                         "ReduceLogSumExp"}) {
+  for (const char* op :
+       {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
+        "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
+        "ReduceLogSumExp"}) {
     r->Add(op, CreateReduceKernel);
   }
   r->Add("ArgMax", CreateArgReduceKernel);

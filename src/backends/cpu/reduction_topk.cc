@@ -25,14 +25,18 @@ bool Greater(T a, T b) {
 }
 
 template <typename T>
-Status RunTopK(const Tensor& x, int64_t axis, int64_t k, bool largest, KernelContext& ctx) {
+Status RunTopK(const Tensor& x, int64_t axis, int64_t k, bool largest,
+               KernelContext& ctx) {
   const AxisSplit s = SplitAtAxis(x.shape(), axis);
   const int64_t slices = s.outer * s.inner;
   if (k == 0 || slices == 0) return Status::Ok();
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(ctx.threads, slices));
+  const int64_t chunks =
+      std::max<int64_t>(1, std::min<int64_t>(ctx.threads, slices));
   const size_t bytes = (sizeof(int64_t) + sizeof(T)) * s.axis * chunks;
   void* scratch = ctx.scratch->Get(bytes);
-  if (scratch == nullptr) return TP_ERROR(kResourceExhausted, "TopK scratch of " << bytes << " bytes");
+  if (scratch == nullptr)
+    return TP_ERROR(kResourceExhausted,
+                    "TopK scratch of " << bytes << " bytes");
   int64_t* all_order = static_cast<int64_t*>(scratch);
   T* all_values = reinterpret_cast<T*>(all_order + s.axis * chunks);
 
@@ -46,11 +50,14 @@ Status RunTopK(const Tensor& x, int64_t axis, int64_t k, bool largest, KernelCon
       int64_t* order = all_order + c * s.axis;
       T* v = all_values + c * s.axis;
       auto before = [&](int64_t a, int64_t b) {
-        const bool a_first = largest ? Greater(v[a], v[b]) : Greater(v[b], v[a]);
-        const bool b_first = largest ? Greater(v[b], v[a]) : Greater(v[a], v[b]);
+        const bool a_first =
+            largest ? Greater(v[a], v[b]) : Greater(v[b], v[a]);
+        const bool b_first =
+            largest ? Greater(v[b], v[a]) : Greater(v[a], v[b]);
         return a_first || (!b_first && a < b);
       };
-      for (int64_t slice = c * slices / chunks; slice < (c + 1) * slices / chunks; ++slice) {
+      for (int64_t slice = c * slices / chunks;
+           slice < (c + 1) * slices / chunks; ++slice) {
         const int64_t o = slice / s.inner;
         const int64_t i = slice % s.inner;
         const T* src = in + o * s.axis * s.inner + i;
@@ -104,8 +111,8 @@ class TopKKernel : public Kernel {
 }  // namespace
 
 StatusOr<std::unique_ptr<Kernel>> CreateTopKKernel(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(
-      new TopKKernel(node.attrs->GetInt("axis", -1), node.attrs->GetInt("largest", 1) != 0));
+  return std::unique_ptr<Kernel>(new TopKKernel(
+      node.attrs->GetInt("axis", -1), node.attrs->GetInt("largest", 1) != 0));
 }
 
 }  // namespace tensorpod::internal

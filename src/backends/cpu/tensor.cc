@@ -2,6 +2,8 @@
 // every dtype works; float32 and int64 (shape subgraphs) are the common ones.
 // Output shapes come from the schemas in src/ops/tensor.cc; kernels reread
 // only what shapes cannot tell (Slice starts and steps, pads, perm, ...).
+#include "ops/tensor.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -11,7 +13,6 @@
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/tensor_copy.h"
 #include "backends/cpu/tensor_pad.h"
-#include "ops/tensor.h"
 
 namespace tensorpod::internal {
 namespace {
@@ -37,13 +38,15 @@ int64_t Product(const Shape& shape, int64_t begin, int64_t end) {
 class ViewCopyKernel : public Kernel {
  public:
   Status Compute(KernelContext& ctx) const override {
-    CopyBytes(ctx.input(0).raw_data(), ctx.output(0).raw_data(), ctx.output(0).nbytes(),
-              ctx.threads);
+    CopyBytes(ctx.input(0).raw_data(), ctx.output(0).raw_data(),
+              ctx.output(0).nbytes(), ctx.threads);
     return Status::Ok();
   }
 };
 
-StatusOr<std::unique_ptr<Kernel>> CreateViewCopy(const NodeDef&) { return Make<ViewCopyKernel>(); }
+StatusOr<std::unique_ptr<Kernel>> CreateViewCopy(const NodeDef&) {
+  return Make<ViewCopyKernel>();
+}
 
 class TransposeKernel : public Kernel {
  public:
@@ -65,8 +68,8 @@ class TransposeKernel : public Kernel {
       view.dims[i] = in.dim(p);
       view.strides[i] = in_strides[p];
     }
-    CopyStrided(in.raw_data(), view, DTypeSize(in.dtype()), ctx.output(0).raw_data(),
-                ctx.threads);
+    CopyStrided(in.raw_data(), view, DTypeSize(in.dtype()),
+                ctx.output(0).raw_data(), ctx.threads);
     return Status::Ok();
   }
 
@@ -83,7 +86,8 @@ StatusOr<std::unique_ptr<Kernel>> CreateTranspose(const NodeDef& node) {
 // one row piece per input/output.
 class ConcatKernel : public Kernel {
  public:
-  ConcatKernel(std::string where, int64_t axis) : where_(std::move(where)), axis_(axis) {}
+  ConcatKernel(std::string where, int64_t axis)
+      : where_(std::move(where)), axis_(axis) {}
 
   Status Compute(KernelContext& ctx) const override {
     Tensor& out = ctx.output(0);
@@ -91,22 +95,25 @@ class ConcatKernel : public Kernel {
     if (out.num_elements() == 0) return Status::Ok();
     const int64_t axis = axis_ < 0 ? axis_ + out.rank() : axis_;
     const int64_t outer = Product(out.shape(), 0, axis);
-    const int64_t inner_bytes =
-        Product(out.shape(), axis + 1, out.rank()) * static_cast<int64_t>(DTypeSize(out.dtype()));
+    const int64_t inner_bytes = Product(out.shape(), axis + 1, out.rank()) *
+                                static_cast<int64_t>(DTypeSize(out.dtype()));
     const int64_t out_row = out.dim(axis) * inner_bytes;
     char* dst = static_cast<char*>(out.raw_data());
     const auto& inputs = ctx.inputs;
-    ParallelFor(outer, ctx.threads, std::max<int64_t>(1, kCopyGrainBytes / out_row),
-                [&](int64_t begin, int64_t end) {
-                  for (int64_t o = begin; o < end; ++o) {
-                    char* d = dst + o * out_row;
-                    for (const Tensor* in : inputs) {
-                      const int64_t bytes = in->dim(axis) * inner_bytes;
-                      std::memcpy(d, static_cast<const char*>(in->raw_data()) + o * bytes, bytes);
-                      d += bytes;
-                    }
-                  }
-                });
+    ParallelFor(
+        outer, ctx.threads, std::max<int64_t>(1, kCopyGrainBytes / out_row),
+        [&](int64_t begin, int64_t end) {
+          for (int64_t o = begin; o < end; ++o) {
+            char* d = dst + o * out_row;
+            for (const Tensor* in : inputs) {
+              const int64_t bytes = in->dim(axis) * inner_bytes;
+              std::memcpy(d,
+                          static_cast<const char*>(in->raw_data()) + o * bytes,
+                          bytes);
+              d += bytes;
+            }
+          }
+        });
     return Status::Ok();
   }
 
@@ -122,34 +129,38 @@ StatusOr<std::unique_ptr<Kernel>> CreateConcat(const NodeDef& node) {
 
 class SplitKernel : public Kernel {
  public:
-  SplitKernel(std::string where, int64_t axis) : where_(std::move(where)), axis_(axis) {}
+  SplitKernel(std::string where, int64_t axis)
+      : where_(std::move(where)), axis_(axis) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& in = ctx.input(0);
     TP_RETURN_IF_ERROR(CheckMovable(in.dtype(), where_));
     for (const Tensor* out : ctx.outputs) {
       // Each output's size along the axis places the next one.
-      TP_CHECK_ARG(out != nullptr, where_ << ": every output of a Split must be named");
+      TP_CHECK_ARG(out != nullptr,
+                   where_ << ": every output of a Split must be named");
     }
     if (in.num_elements() == 0) return Status::Ok();
     const int64_t axis = axis_ < 0 ? axis_ + in.rank() : axis_;
     const int64_t outer = Product(in.shape(), 0, axis);
-    const int64_t inner_bytes =
-        Product(in.shape(), axis + 1, in.rank()) * static_cast<int64_t>(DTypeSize(in.dtype()));
+    const int64_t inner_bytes = Product(in.shape(), axis + 1, in.rank()) *
+                                static_cast<int64_t>(DTypeSize(in.dtype()));
     const int64_t in_row = in.dim(axis) * inner_bytes;
     const char* src = static_cast<const char*>(in.raw_data());
     const auto& outputs = ctx.outputs;
-    ParallelFor(outer, ctx.threads, std::max<int64_t>(1, kCopyGrainBytes / in_row),
-                [&](int64_t begin, int64_t end) {
-                  for (int64_t o = begin; o < end; ++o) {
-                    const char* s = src + o * in_row;
-                    for (Tensor* out : outputs) {
-                      const int64_t bytes = out->dim(axis) * inner_bytes;
-                      std::memcpy(static_cast<char*>(out->raw_data()) + o * bytes, s, bytes);
-                      s += bytes;
-                    }
-                  }
-                });
+    ParallelFor(
+        outer, ctx.threads, std::max<int64_t>(1, kCopyGrainBytes / in_row),
+        [&](int64_t begin, int64_t end) {
+          for (int64_t o = begin; o < end; ++o) {
+            const char* s = src + o * in_row;
+            for (Tensor* out : outputs) {
+              const int64_t bytes = out->dim(axis) * inner_bytes;
+              std::memcpy(static_cast<char*>(out->raw_data()) + o * bytes, s,
+                          bytes);
+              s += bytes;
+            }
+          }
+        });
     return Status::Ok();
   }
 
@@ -180,7 +191,8 @@ class SliceKernel : public Kernel {
         TP_ASSIGN_OR_RETURN(lists[i], AttrIntList(attrs_, names[i], where_));
       }
     } else {
-      const char* names[4] = {"\"starts\"", "\"ends\"", "\"axes\"", "\"steps\""};
+      const char* names[4] = {"\"starts\"", "\"ends\"", "\"axes\"",
+                              "\"steps\""};
       for (int i = 0; i < 4; ++i) {
         if (!ctx.has_input(i + 1)) continue;
         TP_RETURN_IF_ERROR(CheckIntTensor(ctx.input(i + 1), where_, names[i]));
@@ -188,7 +200,8 @@ class SliceKernel : public Kernel {
       }
     }
     SliceAxis axes[kMaxTensorRank];
-    TP_RETURN_IF_ERROR(ResolveSlice(where_, in.shape(), lists[0], lists[1], lists[2], lists[3], axes));
+    TP_RETURN_IF_ERROR(ResolveSlice(where_, in.shape(), lists[0], lists[1],
+                                    lists[2], lists[3], axes));
     int64_t in_strides[kMaxTensorRank];
     DenseStrides(in.shape(), in_strides);
     const size_t elem = DTypeSize(in.dtype());
@@ -200,8 +213,9 @@ class SliceKernel : public Kernel {
       view.dims[d] = axes[d].count;
       view.strides[d] = axes[d].step * in_strides[d];
     }
-    CopyStrided(static_cast<const char*>(in.raw_data()) + origin * static_cast<int64_t>(elem), view,
-                elem, out.raw_data(), ctx.threads);
+    CopyStrided(static_cast<const char*>(in.raw_data()) +
+                    origin * static_cast<int64_t>(elem),
+                view, elem, out.raw_data(), ctx.threads);
     return Status::Ok();
   }
 
@@ -217,49 +231,56 @@ StatusOr<std::unique_ptr<Kernel>> CreateSlice(const NodeDef& node) {
 
 class GatherKernel : public Kernel {
  public:
-  GatherKernel(std::string where, int64_t axis) : where_(std::move(where)), axis_(axis) {}
+  GatherKernel(std::string where, int64_t axis)
+      : where_(std::move(where)), axis_(axis) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
     TP_RETURN_IF_ERROR(CheckMovable(data.dtype(), where_));
     switch (indices.dtype()) {
-      case DType::kI64: return Run<int64_t>(data, indices, &ctx.output(0), ctx.threads);
-      case DType::kI32: return Run<int32_t>(data, indices, &ctx.output(0), ctx.threads);
+      case DType::kI64:
+        return Run<int64_t>(data, indices, &ctx.output(0), ctx.threads);
+      case DType::kI32:
+        return Run<int32_t>(data, indices, &ctx.output(0), ctx.threads);
       default:
         return TP_ERROR(kUnimplemented, where_ << ": indices of dtype "
-                                               << DTypeName(indices.dtype()) << " are not supported");
+                                               << DTypeName(indices.dtype())
+                                               << " are not supported");
     }
   }
 
  private:
   template <typename I>
-  Status Run(const Tensor& data, const Tensor& indices, Tensor* out, int threads) const {
+  Status Run(const Tensor& data, const Tensor& indices, Tensor* out,
+             int threads) const {
     const int64_t axis = axis_ < 0 ? axis_ + data.rank() : axis_;
     const int64_t dim = data.dim(axis);
     const I* idx = indices.data<I>();
     const int64_t n = indices.num_elements();
     for (int64_t k = 0; k < n; ++k) {
       TP_CHECK_ARG(idx[k] >= -dim && idx[k] < dim,
-                   where_ << ": index " << static_cast<int64_t>(idx[k]) << " at position " << k
-                          << " of input \"indices\" is out of range for axis " << axis
-                          << " of size " << dim);
+                   where_ << ": index " << static_cast<int64_t>(idx[k])
+                          << " at position " << k
+                          << " of input \"indices\" is out of range for axis "
+                          << axis << " of size " << dim);
     }
     if (out->num_elements() == 0) return Status::Ok();
     const int64_t outer = Product(data.shape(), 0, axis);
-    const int64_t block =
-        Product(data.shape(), axis + 1, data.rank()) * static_cast<int64_t>(DTypeSize(data.dtype()));
+    const int64_t block = Product(data.shape(), axis + 1, data.rank()) *
+                          static_cast<int64_t>(DTypeSize(data.dtype()));
     const char* src = static_cast<const char*>(data.raw_data());
     char* dst = static_cast<char*>(out->raw_data());
-    ParallelFor(outer * n, threads, std::max<int64_t>(1, kCopyGrainBytes / block),
-                [&](int64_t begin, int64_t end) {
-                  for (int64_t u = begin; u < end; ++u) {
-                    const int64_t o = u / n;
-                    int64_t i = idx[u - o * n];
-                    if (i < 0) i += dim;
-                    std::memcpy(dst + u * block, src + (o * dim + i) * block, block);
-                  }
-                });
+    ParallelFor(
+        outer * n, threads, std::max<int64_t>(1, kCopyGrainBytes / block),
+        [&](int64_t begin, int64_t end) {
+          for (int64_t u = begin; u < end; ++u) {
+            const int64_t o = u / n;
+            int64_t i = idx[u - o * n];
+            if (i < 0) i += dim;
+            std::memcpy(dst + u * block, src + (o * dim + i) * block, block);
+          }
+        });
     return Status::Ok();
   }
 
@@ -273,13 +294,15 @@ StatusOr<std::unique_ptr<Kernel>> CreateGather(const NodeDef& node) {
 
 class ShapeKernel : public Kernel {
  public:
-  ShapeKernel(int opset, const Attributes& attrs) : opset_(opset), attrs_(attrs) {}
+  ShapeKernel(int opset, const Attributes& attrs)
+      : opset_(opset), attrs_(attrs) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Shape& shape = ctx.input(0).shape();
     int64_t start = 0;
     int64_t count = 0;
-    ShapeOpRange(static_cast<int64_t>(shape.size()), attrs_, opset_, &start, &count);
+    ShapeOpRange(static_cast<int64_t>(shape.size()), attrs_, opset_, &start,
+                 &count);
     std::copy_n(shape.begin() + start, count, ctx.output(0).data<int64_t>());
     return Status::Ok();
   }
@@ -301,7 +324,9 @@ class SizeKernel : public Kernel {
   }
 };
 
-StatusOr<std::unique_ptr<Kernel>> CreateSize(const NodeDef&) { return Make<SizeKernel>(); }
+StatusOr<std::unique_ptr<Kernel>> CreateSize(const NodeDef&) {
+  return Make<SizeKernel>();
+}
 
 // Expand reads the input with stride 0 along broadcast dimensions.
 class ExpandKernel : public Kernel {
@@ -323,7 +348,8 @@ class ExpandKernel : public Kernel {
       const bool broadcast = d < lead || in.dim(d - lead) != out.dim(d);
       view.strides[d] = broadcast ? 0 : in_strides[d - lead];
     }
-    CopyStrided(in.raw_data(), view, DTypeSize(in.dtype()), out.raw_data(), ctx.threads);
+    CopyStrided(in.raw_data(), view, DTypeSize(in.dtype()), out.raw_data(),
+                ctx.threads);
     return Status::Ok();
   }
 
@@ -357,7 +383,8 @@ class TileKernel : public Kernel {
       view.dims[2 * d + 1] = in.dim(d);
       view.strides[2 * d + 1] = in_strides[d];
     }
-    CopyStrided(in.raw_data(), view, DTypeSize(in.dtype()), out.raw_data(), ctx.threads);
+    CopyStrided(in.raw_data(), view, DTypeSize(in.dtype()), out.raw_data(),
+                ctx.threads);
     return Status::Ok();
   }
 
@@ -376,7 +403,8 @@ class FillKernel : public Kernel {
 
   Status Compute(KernelContext& ctx) const override {
     Tensor& out = ctx.output(0);
-    FillElements(out.raw_data(), out.num_elements(), &value_bits_, elem_size_, ctx.threads);
+    FillElements(out.raw_data(), out.num_elements(), &value_bits_, elem_size_,
+                 ctx.threads);
     return Status::Ok();
   }
 
@@ -391,7 +419,8 @@ StatusOr<std::unique_ptr<Kernel>> CreateConstantOfShape(const NodeDef& node) {
   const Tensor* value = node.attrs->GetTensor("value");
   if (value == nullptr) return Make<FillKernel>(bits, sizeof(float));
   TP_RETURN_IF_ERROR(CheckMovable(value->dtype(), where));
-  TP_CHECK_ARG(value->num_elements() == 1, where << ": attribute \"value\" must hold one element");
+  TP_CHECK_ARG(value->num_elements() == 1,
+               where << ": attribute \"value\" must hold one element");
   std::memcpy(&bits, value->raw_data(), DTypeSize(value->dtype()));
   return Make<FillKernel>(bits, DTypeSize(value->dtype()));
 }
@@ -401,7 +430,8 @@ class ConstantKernel : public Kernel {
   explicit ConstantKernel(Tensor value) : value_(std::move(value)) {}
 
   Status Compute(KernelContext& ctx) const override {
-    CopyBytes(value_.raw_data(), ctx.output(0).raw_data(), value_.nbytes(), ctx.threads);
+    CopyBytes(value_.raw_data(), ctx.output(0).raw_data(), value_.nbytes(),
+              ctx.threads);
     return Status::Ok();
   }
 
@@ -423,14 +453,20 @@ class RangeKernel : public Kernel {
     const Tensor& delta = ctx.input(2);
     Tensor& out = ctx.output(0);
     switch (out.dtype()) {
-      case DType::kF32: return Run<float>(start, delta, &out);
-      case DType::kF64: return Run<double>(start, delta, &out);
-      case DType::kI16: return Run<int16_t>(start, delta, &out);
-      case DType::kI32: return Run<int32_t>(start, delta, &out);
-      case DType::kI64: return Run<int64_t>(start, delta, &out);
+      case DType::kF32:
+        return Run<float>(start, delta, &out);
+      case DType::kF64:
+        return Run<double>(start, delta, &out);
+      case DType::kI16:
+        return Run<int16_t>(start, delta, &out);
+      case DType::kI32:
+        return Run<int32_t>(start, delta, &out);
+      case DType::kI64:
+        return Run<int64_t>(start, delta, &out);
       default:
-        return TP_ERROR(kUnimplemented,
-                        where_ << ": dtype " << DTypeName(out.dtype()) << " is not supported");
+        return TP_ERROR(kUnimplemented, where_ << ": dtype "
+                                               << DTypeName(out.dtype())
+                                               << " is not supported");
     }
   }
 
@@ -456,7 +492,8 @@ StatusOr<std::unique_ptr<Kernel>> CreateRange(const NodeDef& node) {
 }  // namespace
 
 void RegisterTensorKernels(KernelRegistry* r) {
-  for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}) r->Add(op, CreateViewCopy);
+  for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
+    r->Add(op, CreateViewCopy);
   r->Add("Transpose", CreateTranspose);
   r->Add("Concat", CreateConcat);
   r->Add("Split", CreateSplit);

@@ -37,8 +37,8 @@ struct StridedView {
 // copied in cache-sized tiles.
 // REQUIRES: elem_size is 1, 2, 4 or 8; every dim >= 0; `dst` does not overlap
 // what the view reads.
-void CopyStrided(const void* src, const StridedView& view, size_t elem_size, void* dst,
-                 int threads);
+void CopyStrided(const void* src, const StridedView& view, size_t elem_size,
+                 void* dst, int threads);
 
 // memcpy split across threads for large buffers. Does nothing when src and
 // dst are the same memory (a runtime that aliases a view op's output).
@@ -46,7 +46,8 @@ void CopyBytes(const void* src, void* dst, size_t bytes, int threads);
 
 // Fills `count` elements of `elem_size` bytes at `dst` with the element at
 // `value`. REQUIRES: elem_size is 1, 2, 4 or 8.
-void FillElements(void* dst, int64_t count, const void* value, size_t elem_size, int threads);
+void FillElements(void* dst, int64_t count, const void* value, size_t elem_size,
+                  int threads);
 
 // UNIMPLEMENTED naming the node and dtype unless the tensor kernels can move
 // elements of `dtype`.

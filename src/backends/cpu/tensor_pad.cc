@@ -25,9 +25,14 @@ inline int64_t SourceIndex(const PadAxis& axis, int64_t o, PadMode mode) {
   int64_t j = o - axis.pad;
   if (j < 0 || j >= axis.len) {
     switch (mode) {
-      case PadMode::kConstant: return -1;
-      case PadMode::kEdge: j = j < 0 ? 0 : axis.len - 1; break;
-      case PadMode::kReflect: j = j < 0 ? -j : 2 * (axis.len - 1) - j; break;
+      case PadMode::kConstant:
+        return -1;
+      case PadMode::kEdge:
+        j = j < 0 ? 0 : axis.len - 1;
+        break;
+      case PadMode::kReflect:
+        j = j < 0 ? -j : 2 * (axis.len - 1) - j;
+        break;
     }
   }
   return axis.lo + j;
@@ -36,8 +41,8 @@ inline int64_t SourceIndex(const PadAxis& axis, int64_t o, PadMode mode) {
 // Pads row by row: outer coordinates pick a source row (or the constant),
 // the last dimension copies its kept span with memcpy and maps its pads.
 template <typename T>
-void PadTyped(const T* src, const Shape& in_shape, const Shape& out_shape, const PadAxis* axes,
-              PadMode mode, T value, T* dst, int threads) {
+void PadTyped(const T* src, const Shape& in_shape, const Shape& out_shape,
+              const PadAxis* axes, PadMode mode, T value, T* dst, int threads) {
   const int r = static_cast<int>(out_shape.size());
   int64_t in_strides[kMaxTensorRank];
   DenseStrides(in_shape, in_strides);
@@ -47,7 +52,8 @@ void PadTyped(const T* src, const Shape& in_shape, const Shape& out_shape, const
   const PadAxis& last = axes[r - 1];
   const int64_t kept = std::clamp<int64_t>(row_len - last.pad, 0, last.len);
   const int64_t row_bytes = row_len * static_cast<int64_t>(sizeof(T));
-  const int64_t grain = std::max<int64_t>(1, kCopyGrainBytes / std::max<int64_t>(row_bytes, 1));
+  const int64_t grain =
+      std::max<int64_t>(1, kCopyGrainBytes / std::max<int64_t>(row_bytes, 1));
   ParallelFor(rows, threads, grain, [&](int64_t begin, int64_t end) {
     int64_t coord[kMaxTensorRank];
     int64_t rem = begin;
@@ -72,7 +78,8 @@ void PadTyped(const T* src, const Shape& in_shape, const Shape& out_shape, const
           const int64_t i = SourceIndex(last, o, mode);
           out[o] = i < 0 ? value : in[i];
         }
-        if (kept > 0) std::memcpy(out + last.pad, in + last.lo, kept * sizeof(T));
+        if (kept > 0)
+          std::memcpy(out + last.pad, in + last.lo, kept * sizeof(T));
         for (int64_t o = last.pad + kept; o < row_len; ++o) {
           const int64_t i = SourceIndex(last, o, mode);
           out[o] = i < 0 ? value : in[i];
@@ -91,20 +98,34 @@ void PadTyped(const T* src, const Shape& in_shape, const Shape& out_shape, const
 void StoreScalar(double v, DType dtype, void* out) {
   auto put = [out](auto x) { std::memcpy(out, &x, sizeof(x)); };
   switch (dtype) {
-    case DType::kF32: return put(static_cast<float>(v));
-    case DType::kF64: return put(v);
-    case DType::kF16: return put(FloatToHalf(static_cast<float>(v)));
-    case DType::kBF16: return put(FloatToBFloat16(static_cast<float>(v)));
-    case DType::kI64: return put(static_cast<int64_t>(v));
-    case DType::kI32: return put(static_cast<int32_t>(v));
-    case DType::kI16: return put(static_cast<int16_t>(v));
-    case DType::kI8: return put(static_cast<int8_t>(v));
-    case DType::kU8: return put(static_cast<uint8_t>(v));
-    case DType::kU16: return put(static_cast<uint16_t>(v));
-    case DType::kU32: return put(static_cast<uint32_t>(v));
-    case DType::kU64: return put(static_cast<uint64_t>(v));
-    case DType::kBool: return put(static_cast<uint8_t>(v != 0.0));
-    case DType::kUndefined: return;
+    case DType::kF32:
+      return put(static_cast<float>(v));
+    case DType::kF64:
+      return put(v);
+    case DType::kF16:
+      return put(FloatToHalf(static_cast<float>(v)));
+    case DType::kBF16:
+      return put(FloatToBFloat16(static_cast<float>(v)));
+    case DType::kI64:
+      return put(static_cast<int64_t>(v));
+    case DType::kI32:
+      return put(static_cast<int32_t>(v));
+    case DType::kI16:
+      return put(static_cast<int16_t>(v));
+    case DType::kI8:
+      return put(static_cast<int8_t>(v));
+    case DType::kU8:
+      return put(static_cast<uint8_t>(v));
+    case DType::kU16:
+      return put(static_cast<uint16_t>(v));
+    case DType::kU32:
+      return put(static_cast<uint32_t>(v));
+    case DType::kU64:
+      return put(static_cast<uint64_t>(v));
+    case DType::kBool:
+      return put(static_cast<uint8_t>(v != 0.0));
+    case DType::kUndefined:
+      return;
   }
 }
 
@@ -127,11 +148,13 @@ class PadKernel : public Kernel {
     } else {
       TP_RETURN_IF_ERROR(CheckIntTensor(ctx.input(1), where_, "\"pads\""));
       pads = IntList(&ctx.input(1));
-      if (ctx.has_input(2)) std::memcpy(&value, ctx.input(2).raw_data(), DTypeSize(in.dtype()));
+      if (ctx.has_input(2))
+        std::memcpy(&value, ctx.input(2).raw_data(), DTypeSize(in.dtype()));
     }
     int64_t begin[kMaxTensorRank];
     int64_t end[kMaxTensorRank];
-    TP_RETURN_IF_ERROR(ResolvePads(where_, in.shape(), pads, mode_, begin, end));
+    TP_RETURN_IF_ERROR(
+        ResolvePads(where_, in.shape(), pads, mode_, begin, end));
     if (in.rank() == 0) {
       std::memcpy(out.raw_data(), in.raw_data(), in.nbytes());
       return Status::Ok();
@@ -143,21 +166,30 @@ class PadKernel : public Kernel {
                         std::max<int64_t>(0, begin[d])};
     }
     switch (DTypeSize(in.dtype())) {
-      case 1: Run<uint8_t>(in, axes, value, &out, ctx.threads); break;
-      case 2: Run<uint16_t>(in, axes, value, &out, ctx.threads); break;
-      case 4: Run<uint32_t>(in, axes, value, &out, ctx.threads); break;
-      case 8: Run<uint64_t>(in, axes, value, &out, ctx.threads); break;
+      case 1:
+        Run<uint8_t>(in, axes, value, &out, ctx.threads);
+        break;
+      case 2:
+        Run<uint16_t>(in, axes, value, &out, ctx.threads);
+        break;
+      case 4:
+        Run<uint32_t>(in, axes, value, &out, ctx.threads);
+        break;
+      case 8:
+        Run<uint64_t>(in, axes, value, &out, ctx.threads);
+        break;
     }
     return Status::Ok();
   }
 
  private:
   template <typename T>
-  void Run(const Tensor& in, const PadAxis* axes, uint64_t value_bits, Tensor* out,
-           int threads) const {
+  void Run(const Tensor& in, const PadAxis* axes, uint64_t value_bits,
+           Tensor* out, int threads) const {
     T value;
     std::memcpy(&value, &value_bits, sizeof(T));
-    PadTyped(in.data<T>(), in.shape(), out->shape(), axes, mode_, value, out->data<T>(), threads);
+    PadTyped(in.data<T>(), in.shape(), out->shape(), axes, mode_, value,
+             out->data<T>(), threads);
   }
 
   std::string where_;
@@ -171,7 +203,8 @@ class PadKernel : public Kernel {
 StatusOr<std::unique_ptr<Kernel>> CreatePadKernel(const NodeDef& node) {
   std::string where = "Pad node \"" + node.name + "\"";
   TP_ASSIGN_OR_RETURN(PadMode mode, ParsePadMode(*node.attrs, where));
-  return std::unique_ptr<Kernel>(new PadKernel(std::move(where), mode, node.opset, *node.attrs));
+  return std::unique_ptr<Kernel>(
+      new PadKernel(std::move(where), mode, node.opset, *node.attrs));
 }
 
 }  // namespace tensorpod::internal

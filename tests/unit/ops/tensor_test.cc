@@ -1,5 +1,6 @@
-// Tests of the data-movement ops (src/ops/tensor.cc, src/backends/cpu/tensor*.cc)
-// run end to end through EvaluateNodeOnCpu: schema inference, kernel, Compute.
+// Tests of the data-movement ops (src/ops/tensor.cc,
+// src/backends/cpu/tensor*.cc) run end to end through EvaluateNodeOnCpu: schema
+// inference, kernel, Compute.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -28,7 +29,9 @@ Tensor Iota(const Shape& shape) {
   return Make<T>(shape, v);
 }
 
-Tensor I64(const std::vector<int64_t>& v) { return Make<int64_t>({static_cast<int64_t>(v.size())}, v); }
+Tensor I64(const std::vector<int64_t>& v) {
+  return Make<int64_t>({static_cast<int64_t>(v.size())}, v);
+}
 
 template <typename T>
 std::vector<T> Values(const Tensor& t) {
@@ -64,7 +67,8 @@ struct Node {
 };
 
 // Expects `code` with a message mentioning every one of `needles`.
-void ExpectError(const Node& n, StatusCode code, std::vector<std::string> needles) {
+void ExpectError(const Node& n, StatusCode code,
+                 std::vector<std::string> needles) {
   auto r = n.Run();
   ASSERT_FALSE(r.ok()) << n.op << " unexpectedly succeeded";
   EXPECT_EQ(r.status().code(), code) << r.status();
@@ -111,7 +115,8 @@ TEST(TensorOpsTest, ReshapeAllowZeroKeepsZero) {
 TEST(TensorOpsTest, ReshapeErrors) {
   Tensor x = Iota<float>({2, 3, 4});
   Tensor bad_count = I64({5, 5});
-  ExpectInvalid({"Reshape", {&x, &bad_count}}, {"n1", "\"shape\"", "[5,5]", "24"});
+  ExpectInvalid({"Reshape", {&x, &bad_count}},
+                {"n1", "\"shape\"", "[5,5]", "24"});
   Tensor two_minus = I64({-1, -1});
   ExpectInvalid({"Reshape", {&x, &two_minus}}, {"more than one -1"});
   Tensor negative = I64({-2, 12});
@@ -186,7 +191,8 @@ TEST(TensorOpsTest, UnsqueezeErrors) {
   Tensor twice = I64({0, 0});
   ExpectInvalid({"Unsqueeze", {&x, &twice}}, {"twice"});
   Tensor out_of_range = I64({2});
-  ExpectInvalid({"Unsqueeze", {&x, &out_of_range}}, {"axis 2", "output rank 2"});
+  ExpectInvalid({"Unsqueeze", {&x, &out_of_range}},
+                {"axis 2", "output rank 2"});
   Node no_axes{"Unsqueeze", {&x}};
   no_axes.opset = 11;
   ExpectInvalid(no_axes, {"axes"});
@@ -196,11 +202,13 @@ TEST(TensorOpsTest, UnsqueezeErrors) {
 
 // The reference: out[i] = in[sum(coord_out[k] * in_stride[perm[k]])].
 template <typename T>
-std::vector<T> NaiveTranspose(const Tensor& in, const std::vector<int64_t>& perm) {
+std::vector<T> NaiveTranspose(const Tensor& in,
+                              const std::vector<int64_t>& perm) {
   const Shape& s = in.shape();
   const size_t r = s.size();
   std::vector<int64_t> in_strides(r, 1), out_dims(r);
-  for (int64_t k = static_cast<int64_t>(r) - 2; k >= 0; --k) in_strides[k] = in_strides[k + 1] * s[k + 1];
+  for (int64_t k = static_cast<int64_t>(r) - 2; k >= 0; --k)
+    in_strides[k] = in_strides[k + 1] * s[k + 1];
   for (size_t k = 0; k < r; ++k) out_dims[k] = s[perm[k]];
   std::vector<T> out(in.num_elements());
   std::vector<int64_t> coord(r, 0);
@@ -233,7 +241,8 @@ void CheckAllPermutations(const Shape& shape, int threads) {
     n.attrs.Set("perm", perm);
     n.threads = threads;
     Tensor y = n.Out();
-    for (size_t k = 0; k < perm.size(); ++k) ASSERT_EQ(y.dim(k), shape[perm[k]]);
+    for (size_t k = 0; k < perm.size(); ++k)
+      ASSERT_EQ(y.dim(k), shape[perm[k]]);
     ASSERT_EQ(Values<T>(y), NaiveTranspose<T>(x, perm))
         << "perm " << ShapeToString(perm) << " of " << ShapeToString(shape);
   } while (std::next_permutation(perm.begin(), perm.end()));
@@ -328,7 +337,8 @@ TEST(TensorOpsTest, SplitEqualAndVariable) {
   parts = input_form.Run();
   ASSERT_TRUE(parts.ok()) << parts.status();
   EXPECT_EQ((*parts)[1].shape(), (Shape{2, 4}));
-  EXPECT_EQ(Values<float>((*parts)[1]), (std::vector<float>{2, 3, 4, 5, 8, 9, 10, 11}));
+  EXPECT_EQ(Values<float>((*parts)[1]),
+            (std::vector<float>{2, 3, 4, 5, 8, 9, 10, 11}));
 
   Node attr_form{"Split", {&x}};
   attr_form.opset = 11;
@@ -336,7 +346,8 @@ TEST(TensorOpsTest, SplitEqualAndVariable) {
   attr_form.num_outputs = 2;
   parts = attr_form.Run();
   ASSERT_TRUE(parts.ok()) << parts.status();
-  EXPECT_EQ(Values<float>((*parts)[1]), (std::vector<float>{6, 7, 8, 9, 10, 11}));
+  EXPECT_EQ(Values<float>((*parts)[1]),
+            (std::vector<float>{6, 7, 8, 9, 10, 11}));
 
   Tensor empty = Make<float>({0}, {});
   Tensor zeros = I64({0, 0, 0});
@@ -397,7 +408,8 @@ TEST(TensorOpsTest, SliceNegativeStepsAndClamping) {
   Tensor e3 = I64({-1});
   Tensor a3 = I64({1});
   Tensor y3 = Node{"Slice", {&x, &s3, &e3, &a3}}.Out();
-  EXPECT_EQ(Values<int32_t>(y3), (std::vector<int32_t>{0, 1, 2, 4, 5, 6, 8, 9, 10}));
+  EXPECT_EQ(Values<int32_t>(y3),
+            (std::vector<int32_t>{0, 1, 2, 4, 5, 6, 8, 9, 10}));
 }
 
 TEST(TensorOpsTest, SliceExtremeSteps) {
@@ -431,7 +443,8 @@ TEST(TensorOpsTest, SliceErrors) {
   Tensor ends = I64({2});
   Tensor axes = I64({0});
   Tensor zero = I64({0});
-  ExpectInvalid({"Slice", {&x, &starts, &ends, &axes, &zero}}, {"n1", "step", "0"});
+  ExpectInvalid({"Slice", {&x, &starts, &ends, &axes, &zero}},
+                {"n1", "step", "0"});
   Tensor two_ends = I64({1, 2});
   ExpectInvalid({"Slice", {&x, &starts, &two_ends}}, {"differ in length"});
   Tensor bad_axis = I64({2});
@@ -469,7 +482,8 @@ TEST(TensorOpsTest, GatherAxesAndNegativeIndices) {
 TEST(TensorOpsTest, GatherErrors) {
   Tensor x = Iota<float>({10});
   Tensor idx = I64({0, -11});
-  ExpectInvalid({"Gather", {&x, &idx}}, {"n1", "index -11", "position 1", "size 10"});
+  ExpectInvalid({"Gather", {&x, &idx}},
+                {"n1", "index -11", "position 1", "size 10"});
   Tensor big = Make<int32_t>({1}, {10});
   ExpectInvalid({"Gather", {&x, &big}}, {"index 10"});
   Tensor float_idx = Make<float>({1}, {0});
@@ -483,7 +497,8 @@ TEST(TensorOpsTest, GatherErrors) {
 
 TEST(TensorOpsTest, ShapeStartEnd) {
   Tensor x = Iota<float>({3, 4, 5});
-  EXPECT_EQ(Values<int64_t>(Node({"Shape", {&x}}).Out()), (std::vector<int64_t>{3, 4, 5}));
+  EXPECT_EQ(Values<int64_t>(Node({"Shape", {&x}}).Out()),
+            (std::vector<int64_t>{3, 4, 5}));
   Node sliced{"Shape", {&x}};
   sliced.attrs.Set("start", int64_t{1});
   sliced.attrs.Set("end", int64_t{-1});
@@ -514,7 +529,8 @@ TEST(TensorOpsTest, ExpandBroadcastsBothWays) {
   Tensor shape = I64({2, 1, 2});
   Tensor y = Node{"Expand", {&x, &shape}}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 3, 2}));
-  EXPECT_EQ(Values<float>(y), (std::vector<float>{1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3}));
+  EXPECT_EQ(Values<float>(y),
+            (std::vector<float>{1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3}));
   Tensor smaller = I64({1});
   EXPECT_EQ(Node({"Expand", {&x, &smaller}}).Out().shape(), (Shape{3, 1}));
 }
@@ -522,7 +538,8 @@ TEST(TensorOpsTest, ExpandBroadcastsBothWays) {
 TEST(TensorOpsTest, ExpandErrors) {
   Tensor x = Iota<float>({3, 2});
   Tensor incompatible = I64({4, 2});
-  ExpectInvalid({"Expand", {&x, &incompatible}}, {"n1", "\"shape\"", "broadcast"});
+  ExpectInvalid({"Expand", {&x, &incompatible}},
+                {"n1", "\"shape\"", "broadcast"});
   Tensor negative = I64({-1, 2});
   ExpectInvalid({"Expand", {&x, &negative}}, {"negative"});
   Tensor huge = I64({INT64_MAX / 2, 3, 2});
@@ -534,8 +551,8 @@ TEST(TensorOpsTest, TileRepeats) {
   Tensor reps = I64({2, 2});
   Tensor y = Node{"Tile", {&x, &reps}}.Out();
   EXPECT_EQ(y.shape(), (Shape{4, 4}));
-  EXPECT_EQ(Values<float>(y),
-            (std::vector<float>{0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3}));
+  EXPECT_EQ(Values<float>(y), (std::vector<float>{0, 1, 0, 1, 2, 3, 2, 3, 0, 1,
+                                                  0, 1, 2, 3, 2, 3}));
   Tensor one_d = Make<int16_t>({3}, {1, 2, 3});
   Tensor three = I64({3});
   EXPECT_EQ(Values<int16_t>(Node({"Tile", {&one_d, &three}}).Out()),
@@ -673,9 +690,10 @@ TEST(TensorOpsTest, PadReflectAndEdge) {
                                                       6, 5, 4, 5, 6, 5}));
   Node edge{"Pad", {&x, &pads}};
   edge.attrs.Set("mode", std::string("edge"));
-  EXPECT_EQ(Values<int32_t>(edge.Out()), (std::vector<int32_t>{1, 1, 1, 2, 3, 3,  //
-                                                               1, 1, 1, 2, 3, 3,  //
-                                                               4, 4, 4, 5, 6, 6}));
+  EXPECT_EQ(Values<int32_t>(edge.Out()),
+            (std::vector<int32_t>{1, 1, 1, 2, 3, 3,  //
+                                  1, 1, 1, 2, 3, 3,  //
+                                  4, 4, 4, 5, 6, 6}));
 }
 
 TEST(TensorOpsTest, PadNegativeCrops) {
@@ -683,11 +701,13 @@ TEST(TensorOpsTest, PadNegativeCrops) {
   Tensor pads = I64({0, -1, 0, 2});
   Tensor y = Node{"Pad", {&x, &pads}}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 5}));
-  EXPECT_EQ(Values<int64_t>(y), (std::vector<int64_t>{1, 2, 3, 0, 0, 5, 6, 7, 0, 0}));
+  EXPECT_EQ(Values<int64_t>(y),
+            (std::vector<int64_t>{1, 2, 3, 0, 0, 5, 6, 7, 0, 0}));
   // Reflection happens at the cropped edge.
   Node reflect{"Pad", {&x, &pads}};
   reflect.attrs.Set("mode", std::string("reflect"));
-  EXPECT_EQ(Values<int64_t>(reflect.Out()), (std::vector<int64_t>{1, 2, 3, 2, 1, 5, 6, 7, 6, 5}));
+  EXPECT_EQ(Values<int64_t>(reflect.Out()),
+            (std::vector<int64_t>{1, 2, 3, 2, 1, 5, 6, 7, 6, 5}));
 }
 
 TEST(TensorOpsTest, PadOpset2Attributes) {
@@ -702,7 +722,8 @@ TEST(TensorOpsTest, PadOpset2Attributes) {
 TEST(TensorOpsTest, PadErrors) {
   Tensor x = Iota<float>({2, 3});
   Tensor too_negative = I64({0, -2, 0, -2});
-  ExpectInvalid({"Pad", {&x, &too_negative}}, {"n1", "crop more", "dimension 1"});
+  ExpectInvalid({"Pad", {&x, &too_negative}},
+                {"n1", "crop more", "dimension 1"});
   Tensor wrong_len = I64({1, 1});
   ExpectInvalid({"Pad", {&x, &wrong_len}}, {"needs 4"});
   Tensor big = I64({0, 3, 0, 0});
@@ -714,7 +735,8 @@ TEST(TensorOpsTest, PadErrors) {
   bad_mode.attrs.Set("mode", std::string("wrap"));
   ExpectInvalid(bad_mode, {"\"mode\"", "wrap"});
   Tensor int_value = Make<int32_t>({}, {1});
-  ExpectInvalid({"Pad", {&x, &pads, &int_value}}, {"\"constant_value\"", "int32"});
+  ExpectInvalid({"Pad", {&x, &pads, &int_value}},
+                {"\"constant_value\"", "int32"});
   Tensor empty = Make<float>({0, 2}, {});
   Tensor grow = I64({1, 0, 0, 0});
   Node edge{"Pad", {&empty, &grow}};

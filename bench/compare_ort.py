@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Latency of tensorpod against onnxruntime on the same models, same process.
+
+Builds the three model families of ``tests/models/make_models.py`` (default
+sizes; encoder at seq 128), then for threads in (1, 2) and two batch sizes
+(1 and 32; encoder 1 and 8) measures the p50 latency of
+
+- tensorpod: ``tp_session_run`` through ctypes on borrowed numpy buffers,
+  destroying the outputs after each call;
+- onnxruntime: ``InferenceSession.run`` on the CPU EP with
+  ``intra_op_num_threads=T``, ``inter_op_num_threads=1``, sequential
+  execution and ``ORT_ENABLE_ALL`` graph optimisation.
+
+Both engines warm up first; then they run in alternating blocks of about
+0.1 s each (the order flips every round) until each has run for
+``--seconds``, so that machine noise lands on both. Each row first checks
+that the two engines agree (atol 1e-3) and stops with an error if not.
+
+Example::
+
+    .venv/bin/python bench/compare_ort.py --lib build/src/libtensorpod.so --markdown-out bench/RESULTS.md
+    .venv/bin/python bench/compare_ort.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnxruntime as ort
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
+import make_models  # noqa: E402
+
+_NP_TO_TP = {np.dtype(np.float32): 1, np.dtype(np.float64): 4, np.dtype(np.int64): 5, np.dtype(np.int32): 6,
+             np.dtype(np.bool_): 10}
+_TP_TO_NP = {v: k for k, v in _NP_TO_TP.items()}
+
+
+class TensorpodLib:
+    """ctypes bindings for the parts of tensorpod.h this benchmark uses."""
+
+    def __init__(self, path: str) -> None:
+        lib = ctypes.CDLL(path)
+        vp, sz, i64p = ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int64)
+        sigs = {
+            "tp_get_version_string": ([], ctypes.c_char_p),
+            "tp_status_message": ([vp], ctypes.c_char_p),
+            "tp_status_destroy": ([vp], None),
+            "tp_session_options_create": ([ctypes.POINTER(vp)], vp),
+            "tp_session_options_destroy": ([vp], None),
+            "tp_session_options_set_threads": ([vp, ctypes.c_int], vp),
+            "tp_session_options_set_device": ([vp, ctypes.c_char_p], vp),
+            "tp_session_load": ([ctypes.c_char_p, vp, ctypes.POINTER(vp)], vp),
+            "tp_session_destroy": ([vp], None),
+            "tp_session_output_count": ([vp], sz),
+            "tp_session_output_name": ([vp, sz], ctypes.c_char_p),
+            "tp_session_run": ([vp, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(vp), sz,
+                                ctypes.POINTER(ctypes.c_char_p), sz, ctypes.POINTER(vp)], vp),
+            "tp_tensor_create_borrowed": ([vp, ctypes.c_int, i64p, sz, ctypes.POINTER(vp)], vp),
+            "tp_tensor_destroy": ([vp], None),
+            "tp_tensor_data": ([vp], vp),
+            "tp_tensor_shape": ([vp], i64p),
+            "tp_tensor_rank": ([vp], sz),
+            "tp_tensor_dtype": ([vp], ctypes.c_int),
+            "tp_tensor_byte_size": ([vp], sz),
+        }
+        for name, (args, res) in sigs.items():
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = args, res
+        self.lib = lib
+
+    def check(self, status: int | None, what: str) -> None:
+        if status:
+            message = self.lib.tp_status_message(status).decode()
+            self.lib.tp_status_destroy(status)
+            raise RuntimeError(f"tensorpod: {what}: {message}")
+
+    @property
+    def version(self) -> str:
+        return self.lib.tp_get_version_string().decode()
+
+
+class TensorpodRunner:
+    """One tensorpod session with fixed, borrowed inputs; ``run()`` is the timed call."""
+
+    def __init__(self, tp: TensorpodLib, model_path: str, threads: int, inputs: dict[str, np.ndarray]) -> None:
+        self.tp, lib = tp, tp.lib
+        opts = ctypes.c_void_p()
+        tp.check(lib.tp_session_options_create(ctypes.byref(opts)), "options")
+        try:
+            tp.check(lib.tp_session_options_set_threads(opts, threads), "set_threads")
+            tp.check(lib.tp_session_options_set_device(opts, b"cpu"), "set_device")
+            self.session = ctypes.c_void_p()
+            tp.check(lib.tp_session_load(model_path.encode(), opts, ctypes.byref(self.session)), "load")
+        finally:
+            lib.tp_session_options_destroy(opts)
+        self.n_out = lib.tp_session_output_count(self.session)
+        self.output_names = [lib.tp_session_output_name(self.session, i).decode() for i in range(self.n_out)]
+        self._arrays = [np.ascontiguousarray(a) for a in inputs.values()]  # keeps borrowed memory alive
+        self._names = (ctypes.c_char_p * len(inputs))(*[n.encode() for n in inputs])
+        self._inputs = (ctypes.c_void_p * len(inputs))()
+        for i, a in enumerate(self._arrays):
+            shape = (ctypes.c_int64 * a.ndim)(*a.shape)
+            t = ctypes.c_void_p()
+            tp.check(lib.tp_tensor_create_borrowed(a.ctypes.data, _NP_TO_TP[a.dtype], shape, a.ndim,
+                                                   ctypes.byref(t)), "create_borrowed")
+            self._inputs[i] = t.value
+        self._outputs = (ctypes.c_void_p * self.n_out)()
+        self._run = lib.tp_session_run
+        self._destroy = lib.tp_tensor_destroy
+
+    def _call(self) -> None:
+        status = self._run(self.session, self._names, self._inputs, len(self._arrays), None, self.n_out,
+                           self._outputs)
+        if status:
+            self.tp.check(status, "run")
+
+    def run(self) -> None:
+        self._call()
+        for i in range(self.n_out):
+            self._destroy(self._outputs[i])
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        self._call()
+        lib, result = self.tp.lib, {}
+        for i, name in enumerate(self.output_names):
+            t = self._outputs[i]
+            shape = [lib.tp_tensor_shape(t)[d] for d in range(lib.tp_tensor_rank(t))]
+            buf = (ctypes.c_char * lib.tp_tensor_byte_size(t)).from_address(lib.tp_tensor_data(t))
+            result[name] = np.frombuffer(buf, dtype=_TP_TO_NP[lib.tp_tensor_dtype(t)]).reshape(shape).copy()
+            lib.tp_tensor_destroy(t)
+        return result
+
+    def close(self) -> None:
+        for i in range(len(self._arrays)):
+            self.tp.lib.tp_tensor_destroy(self._inputs[i])
+        self.tp.lib.tp_session_destroy(self.session)
+
+
+class OrtRunner:
+    def __init__(self, model_path: str, threads: int, inputs: dict[str, np.ndarray]) -> None:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+        self.inputs = inputs
+        self.output_names = [o.name for o in self.sess.get_outputs()]
+
+    def run(self) -> None:
+        self.sess.run(self.output_names, self.inputs)
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.output_names, self.sess.run(self.output_names, self.inputs)))
+
+
+def _inputs(family: str, batch: int, seq: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    if family == "mlp":
+        return {"input": rng.standard_normal((batch, 784)).astype(np.float32)}
+    if family == "resnet_cnn":
+        return {"input": rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)}
+    ids = rng.integers(0, 1000, size=(batch, seq), dtype=np.int64)
+    mask = np.ones((batch, seq), dtype=np.int64)
+    mask[1::2, seq - seq // 4:] = 0  # right padding on every other row
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _timed(fn: Callable[[], None], n: int, into: list[float]) -> None:
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        into.append(time.perf_counter() - t0)
+
+
+def measure(tp_run: Callable[[], None], ort_run: Callable[[], None], seconds: float, min_iters: int,
+            block_s: float = 0.1) -> tuple[float, float, int, int]:
+    """p50 latency (ms) of each engine and the number of timed runs of each."""
+    warm = {"tp": [], "ort": []}
+    for _ in range(2):  # warm-up: first runs plan, allocate and fill caches
+        _timed(tp_run, 2, warm["tp"])
+        _timed(ort_run, 2, warm["ort"])
+    block = {k: max(1, int(block_s / min(v))) for k, v in warm.items()}
+    times = {"tp": [], "ort": []}
+    fns = {"tp": tp_run, "ort": ort_run}
+    order = ["tp", "ort"]
+    while any(sum(times[k]) < seconds or len(times[k]) < min_iters for k in times):
+        for k in order:
+            _timed(fns[k], block[k], times[k])
+        order.reverse()
+    return (1e3 * float(np.median(times["tp"])), 1e3 * float(np.median(times["ort"])), len(times["tp"]),
+            len(times["ort"]))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lib", default=os.environ.get("TENSORPOD_LIB", str(REPO_ROOT / "build/src/libtensorpod.so")),
+                        help="libtensorpod.so (default: $TENSORPOD_LIB or build/src/libtensorpod.so)")
+    parser.add_argument("--quick", action="store_true", help="short run: 0.2 s per engine per row")
+    parser.add_argument("--seconds", type=float, default=None, help="timed seconds per engine per row (default 2)")
+    parser.add_argument("--seq", type=int, default=128, help="encoder sequence length")
+    parser.add_argument("--models", default="mlp,resnet_cnn,minilm_encoder", help="comma-separated families")
+    parser.add_argument("--markdown-out", help="also write the table, command, date and CPU to this file")
+    args = parser.parse_args(argv)
+    seconds = args.seconds if args.seconds is not None else (0.2 if args.quick else 2.0)
+    min_iters = 5 if args.quick else 20
+
+    tp = TensorpodLib(args.lib)
+    load_before = os.getloadavg()
+    families = [f.strip() for f in args.models.split(",") if f.strip()]
+    batches = {"mlp": (1, 32), "resnet_cnn": (1, 32), "minilm_encoder": (1, 8)}
+    rng = np.random.default_rng(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in families:
+            path = make_models.save(getattr(make_models, family)(seed=0), os.path.join(tmp, f"{family}.onnx"))
+            label = f"{family} (seq {args.seq})" if family == "minilm_encoder" else family
+            for threads in (1, 2):
+                for batch in batches[family]:
+                    inputs = _inputs(family, batch, args.seq, rng)
+                    tpr = TensorpodRunner(tp, path, threads, inputs)
+                    ortr = OrtRunner(path, threads, inputs)
+                    try:
+                        got, want = tpr.outputs(), ortr.outputs()
+                        for name, w in want.items():
+                            g = got[name]
+                            if g.shape != w.shape or not np.allclose(g, w, atol=1e-3, rtol=0):
+                                err = np.abs(g - w).max() if g.shape == w.shape else "n/a"
+                                raise SystemExit(f"MISMATCH {label} threads={threads} batch={batch} output "
+                                                 f"{name}: shape {g.shape} vs {w.shape}, max |diff| {err}")
+                        tp_ms, ort_ms, n_tp, n_ort = measure(tpr.run, ortr.run, seconds, min_iters)
+                    finally:
+                        tpr.close()
+                    rows.append((label, threads, batch, tp_ms, ort_ms))
+                    print(f"{label:28s} threads={threads} batch={batch:3d}  tensorpod {tp_ms:9.3f} ms ({n_tp} runs)"
+                          f"  onnxruntime {ort_ms:9.3f} ms ({n_ort} runs)  ratio {tp_ms / ort_ms:.2f}",
+                          file=sys.stderr, flush=True)
+
+    table = ["| model | threads | batch | tensorpod p50 ms | onnxruntime p50 ms | ratio (tp/ort) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    table += [f"| {m} | {t} | {b} | {tpm:.3f} | {orm:.3f} | {tpm / orm:.2f} |" for m, t, b, tpm, orm in rows]
+    print("\n".join(table))
+    if args.markdown_out:
+        env = [f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items())
+               if k.startswith(("OMP_", "GOMP_", "ONEDNN_", "DNNL_", "TENSORPOD_"))]
+        command = " ".join(env + [shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]])
+        load_after = os.getloadavg()
+        meta = [
+            f"- command: `{command}`",
+            f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+            f"- CPU: {_cpu_model()} ({os.cpu_count()} logical cores visible); 1-min load average "
+            f"{load_before[0]:.1f} at start, {load_after[0]:.1f} at end",
+            f"- tensorpod {tp.version} ({args.lib}); onnxruntime {ort.__version__}; numpy {np.__version__}; "
+            f"Python {platform.python_version()}",
+            f"- timed {seconds:g} s per engine per row after warm-up, alternating ~0.1 s blocks; "
+            f"outputs checked to agree (atol 1e-3) on every row",
+        ]
+        Path(args.markdown_out).write_text("\n".join(table + [""] + meta) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds tensorpod and runs every test:
+#   1. Release build (gcc): unit, kernel, conformance, C API, install, model
+#      tests through ctest.
+#   2. clang ASan+UBSan build: unit, kernel and conformance tests under the
+#      sanitizers, and the model-loader fuzzer for TP_FUZZ_SECONDS (60).
+# Set TP_SKIP_SANITIZERS=1 to run only the first part.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/install-deps.sh
+export PATH="/usr/local/cuda/bin:$PATH"
+jobs=${TP_JOBS:-$(nproc)}
+
+echo "== release build"
+cmake --preset release -DTENSORPOD_PYTHON="$root/.venv/bin/python" >/dev/null
+cmake --build --preset release -j "$jobs"
+echo "== release tests"
+ctest --preset release -j "$jobs"
+
+if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== ASan+UBSan build (clang)"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$jobs" --target tp_unit_tests tp_kernel_tests tp_conformance fuzz_model_loader
+  echo "== ASan+UBSan tests"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ctest --preset asan -j "$jobs"
+  seconds=${TP_FUZZ_SECONDS:-60}
+  echo "== fuzzing the model loader for ${seconds}s"
+  corpus=$(mktemp -d)
+  trap 'rm -rf "$corpus"' EXIT
+  # Seed with real models: the bundled examples and a slice of the node tests.
+  cp examples/models/*.onnx tests/data/*.onnx "$corpus"/ 2>/dev/null || true
+  i=0
+  for m in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
+    [ $((i++ % 10)) -eq 0 ] && cp "$m" "$corpus/node_$i.onnx"
+  done
+  build-asan/tests/fuzz/fuzz_model_loader -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 \
+    -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+  echo "fuzz: no crash in ${seconds}s"
+fi
+echo "== all tests passed"

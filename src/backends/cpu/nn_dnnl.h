@@ -1,0 +1,55 @@
+// oneDNN plumbing shared by the CPU nn kernels that run oneDNN primitives
+// (Conv, pooling): the process-wide engine, thread-count hand-off, and a
+// per-kernel cache of primitives built per input shape. Thread-safe.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/status.h"
+
+namespace tensorpod::internal {
+
+// The one CPU engine every primitive is built on.
+dnnl::engine& DnnlEngine();
+
+// oneDNN sizes its parallel regions from the calling thread's OpenMP ICV, so
+// this must run in the calling thread before a primitive is built or run.
+void SetDnnlThreads(int threads);
+
+// Rounds a scratch-memory offset up to the tensor alignment.
+size_t AlignScratch(size_t bytes);
+
+// A mutex-guarded map from a key (input shapes, thread count) to an
+// immutable entry built on first use; entries are shared by concurrent
+// Computes. Entries live as long as the kernel.
+template <typename Entry>
+class PrimitiveCache {
+ public:
+  using Key = std::vector<int64_t>;
+
+  // build: () -> StatusOr<std::shared_ptr<const Entry>>, run under the lock
+  // (at most once per key). An entry may be nullptr to remember "no
+  // primitive for this key".
+  template <typename BuildFn>
+  StatusOr<std::shared_ptr<const Entry>> GetOrBuild(const Key& key, BuildFn&& build) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) return it->second;
+    StatusOr<std::shared_ptr<const Entry>> entry = build();
+    if (entry.ok()) entries_.emplace(key, *entry);
+    return entry;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::map<Key, std::shared_ptr<const Entry>> entries_;
+};
+
+}  // namespace tensorpod::internal

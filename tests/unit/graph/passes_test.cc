@@ -1,0 +1,362 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backends/cpu/eval_node.h"
+#include "graph/graph.h"
+#include "unit/test_models.h"
+
+namespace tensorpod::internal {
+namespace {
+
+StatusOr<std::vector<Tensor>> EvalOnCpu(
+    const Node& n, const std::vector<const Tensor*>& inputs) {
+  EvalNodeArgs args;
+  args.op_type = n.op_type;
+  args.name = n.name;
+  args.opset = n.opset;
+  args.attrs = &n.attrs;
+  args.inputs = inputs;
+  args.num_outputs = static_cast<int>(n.outputs.size());
+  return EvaluateNodeOnCpu(args);
+}
+
+const Node* FindNode(const Graph& g, const std::string& op_type) {
+  for (const Node& n : g.nodes())
+    if (n.op_type == op_type) return &n;
+  return nullptr;
+}
+
+std::string ValueName(const Graph& g, int id) {
+  return id >= 0 ? g.values()[id].name : "<omitted>";
+}
+
+// Runs `b` with optimisation on and off on a random input "x" and expects
+// the same outputs.
+void ExpectSameWithAndWithoutOptimize(const ModelBuilder& b,
+                                      const Shape& x_shape, uint32_t seed,
+                                      float tolerance = 1e-4f) {
+  const Tensor x = MakeF32(
+      x_shape, RandomFloats(NumElementsUnchecked(x_shape), seed, -2.0f, 2.0f));
+  SessionOptions on, off;
+  on.threads = off.threads = 1;
+  off.optimize = false;
+  auto s_on = LoadForTest(b, on);
+  auto s_off = LoadForTest(b, off);
+  ASSERT_TRUE(s_on.ok()) << s_on.status();
+  ASSERT_TRUE(s_off.ok()) << s_off.status();
+  auto y_on = (*s_on)->Run({"x"}, {x}, {});
+  auto y_off = (*s_off)->Run({"x"}, {x}, {});
+  ASSERT_TRUE(y_on.ok()) << y_on.status();
+  ASSERT_TRUE(y_off.ok()) << y_off.status();
+  ASSERT_EQ(y_on->size(), y_off->size());
+  for (size_t k = 0; k < y_on->size(); ++k) {
+    ASSERT_EQ((*y_on)[k].shape(), (*y_off)[k].shape());
+    const auto a = F32Values((*y_on)[k]);
+    const auto c = F32Values((*y_off)[k]);
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_NEAR(a[i], c[i], tolerance * std::max(1.0f, std::abs(c[i])))
+          << "output " << k << " element " << i;
+    }
+  }
+}
+
+// ---- FoldConstants ---------------------------------------------------------
+
+TEST(FoldConstantsTest, FoldsChainsOfConstantNodes) {
+  ModelBuilder b;
+  b.Input("x", {2, 3}).Output("y", {2, 3});
+  b.Initializer("a", {3}, {1, 2, 3}).Initializer("c", {3}, {10, 20, 30});
+  b.Node("Add", {"a", "c"}, {"sum"}, "fold_add");
+  b.Node("Mul", {"sum", "sum"}, {"sq"}, "fold_mul");
+  b.Node("Mul", {"x", "sq"}, {"y"}, "live_mul");
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->nodes().size(), 3u);
+  ASSERT_TRUE(FoldConstants(&*g, EvalOnCpu).ok());
+  ASSERT_EQ(g->nodes().size(), 1u);
+  EXPECT_EQ(g->nodes()[0].name, "live_mul");
+  const Value& sq = g->values()[g->FindValue("sq")];
+  ASSERT_TRUE(sq.is_constant());
+  EXPECT_EQ(sq.shape, (Shape{3}));
+  EXPECT_EQ(F32Values(sq.constant), (std::vector<float>{121, 484, 1089}));
+  EXPECT_EQ(g->values()[g->FindValue("sq")].producer, -1);
+}
+
+TEST(FoldConstantsTest, KeepsNodesWhoseEvaluationFails) {
+  ModelBuilder b;
+  b.Input("x", {3}).Output("y", {3});
+  b.Initializer("a", {3}, {1, 2, 3});
+  b.Node("Neg", {"a"}, {"na"}, "neg");
+  b.Node("Add", {"x", "na"}, {"y"}, "add");
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto refuse =
+      [](const Node& n,
+         const std::vector<const Tensor*>&) -> StatusOr<std::vector<Tensor>> {
+    return TP_ERROR(kUnimplemented, "no evaluation for " << n.op_type);
+  };
+  ASSERT_TRUE(FoldConstants(&*g, refuse).ok());
+  EXPECT_EQ(g->nodes().size(), 2u);
+  EXPECT_FALSE(g->values()[g->FindValue("na")].is_constant());
+}
+
+TEST(FoldConstantsTest, LeavesLargeExpansionsLazy) {
+  ModelBuilder b;
+  b.Input("x", {1024, 1024}).Output("y", {1024, 1024});
+  b.InitializerI64("shape", {2}, {1024, 1024});
+  b.Node("ConstantOfShape", {"shape"}, {"zeros"},
+         "big_zeros");  // 4 MiB of output from 16 bytes
+  b.Node("Add", {"x", "zeros"}, {"y"}, "add");
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FoldConstants(&*g, EvalOnCpu).ok());
+  EXPECT_EQ(CountOps(*g, "ConstantOfShape"), 1);
+  EXPECT_FALSE(g->values()[g->FindValue("zeros")].is_constant());
+}
+
+TEST(FoldConstantsTest, DoesNotTouchNodesReadingInputs) {
+  auto g = ImportForTest(SmallMlp());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FoldConstants(&*g, EvalOnCpu).ok());
+  EXPECT_EQ(g->nodes().size(), 5u);
+}
+
+// ---- FoldConvBatchNorm -----------------------------------------------------
+
+ModelBuilder ConvBn(bool conv_bias) {
+  ModelBuilder b;
+  b.Input("x", {kDynamicDim, 2, 5, 5}).Output("y", {kDynamicDim, 3, 5, 5});
+  b.Initializer("w", {3, 2, 3, 3}, RandomFloats(3 * 2 * 3 * 3, 1));
+  if (conv_bias) b.Initializer("cb", {3}, RandomFloats(3, 2));
+  b.Initializer("scale", {3}, RandomFloats(3, 3, 0.5f, 2.0f));
+  b.Initializer("shift", {3}, RandomFloats(3, 4));
+  b.Initializer("mean", {3}, RandomFloats(3, 5));
+  b.Initializer("var", {3}, RandomFloats(3, 6, 0.25f, 1.5f));
+  auto& conv = b.Node("Conv",
+                      conv_bias ? std::vector<std::string>{"x", "w", "cb"}
+                                : std::vector<std::string>{"x", "w"},
+                      {"c"}, "conv");
+  SetIntsAttr(conv, "pads", {1, 1, 1, 1});
+  SetIntsAttr(conv, "kernel_shape", {3, 3});
+  auto& bn = b.Node("BatchNormalization",
+                    {"c", "scale", "shift", "mean", "var"}, {"y"}, "bn");
+  SetFloatAttr(bn, "epsilon", 1e-3f);
+  return b;
+}
+
+TEST(FoldConvBatchNormTest, RemovesBatchNormAndRewiresConv) {
+  for (bool conv_bias : {true, false}) {
+    SCOPED_TRACE(conv_bias ? "conv with bias" : "conv without bias");
+    auto g = ImportForTest(ConvBn(conv_bias));
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(FoldConvBatchNorm(&*g).ok());
+    EXPECT_EQ(CountOps(*g, "BatchNormalization"), 0);
+    ASSERT_EQ(g->nodes().size(), 1u);
+    const Node& conv = g->nodes()[0];
+    EXPECT_EQ(conv.op_type, "Conv");
+    ASSERT_EQ(conv.inputs.size(), 3u);
+    EXPECT_TRUE(g->values()[conv.inputs[1]].is_constant());
+    ASSERT_GE(conv.inputs[2], 0);
+    EXPECT_TRUE(g->values()[conv.inputs[2]].is_constant());
+    EXPECT_EQ(g->values()[conv.inputs[2]].shape, (Shape{3}));
+    EXPECT_EQ(ValueName(*g, conv.outputs[0]), "y");
+  }
+}
+
+TEST(FoldConvBatchNormTest, FoldedConvComputesTheSame) {
+  ExpectSameWithAndWithoutOptimize(ConvBn(true), {2, 2, 5, 5}, 7);
+  ExpectSameWithAndWithoutOptimize(ConvBn(false), {1, 2, 5, 5}, 8);
+}
+
+TEST(FoldConvBatchNormTest, KeepsBatchNormWhenConvOutputHasOtherReaders) {
+  ModelBuilder b = ConvBn(true);
+  b.Node("Relu", {"c"}, {"r"}, "other_reader");
+  b.Output("r", {kDynamicDim, 3, 5, 5});
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FoldConvBatchNorm(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "BatchNormalization"), 1);
+}
+
+// ---- FuseBiasActivation ----------------------------------------------------
+
+ModelBuilder MatMulBiasRelu(bool bias_first) {
+  ModelBuilder b;
+  b.Input("x", {kDynamicDim, 4}).Output("y", {kDynamicDim, 5});
+  b.Initializer("w", {4, 5}, RandomFloats(20, 21))
+      .Initializer("bias", {5}, RandomFloats(5, 22));
+  b.Node("MatMul", {"x", "w"}, {"mm"}, "matmul");
+  b.Node("Add",
+         bias_first ? std::vector<std::string>{"bias", "mm"}
+                    : std::vector<std::string>{"mm", "bias"},
+         {"pre"}, "add");
+  b.Node("Relu", {"pre"}, {"y"}, "relu");
+  return b;
+}
+
+TEST(FuseBiasActivationTest, MatMulAddReluBecomesOneFusedMatMul) {
+  for (bool bias_first : {false, true}) {
+    SCOPED_TRACE(bias_first ? "Add(bias, mm)" : "Add(mm, bias)");
+    auto g = ImportForTest(MatMulBiasRelu(bias_first));
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+    ASSERT_EQ(g->nodes().size(), 1u);
+    const Node& n = g->nodes()[0];
+    EXPECT_EQ(n.op_type, "tp.FusedMatMul");
+    ASSERT_EQ(n.inputs.size(), 3u);
+    EXPECT_EQ(ValueName(*g, n.inputs[0]), "x");
+    EXPECT_EQ(ValueName(*g, n.inputs[1]), "w");
+    EXPECT_EQ(ValueName(*g, n.inputs[2]), "bias");
+    EXPECT_EQ(ValueName(*g, n.outputs[0]), "y");
+    EXPECT_EQ(n.attrs.GetString("tp_activation", ""), "Relu");
+    ExpectSameWithAndWithoutOptimize(MatMulBiasRelu(bias_first), {3, 4}, 23);
+  }
+}
+
+TEST(FuseBiasActivationTest, KeepsAddWhenMatMulOutputIsAGraphOutput) {
+  ModelBuilder b = MatMulBiasRelu(false);
+  b.Output("mm", {kDynamicDim, 5});
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "Add"), 1);
+  EXPECT_EQ(CountOps(*g, "Relu"), 1);
+  ExpectSameWithAndWithoutOptimize(b, {2, 4}, 24);
+}
+
+// x * 0.5 * (1 + erf(x / sqrt(2))) in the three arrangements exporters emit.
+enum class GeluForm {
+  kOuterHalf,  // Mul(Mul(x, Add(Erf(Div(x, s)), 1)), 0.5)
+  kInnerHalf,  // Mul(x, Mul(Add(Erf(Div(x, s)), 1), 0.5))
+  kHalfFirst,  // Mul(Mul(x, 0.5), Add(1, Erf(Div(x, s)))): PyTorch's x * 0.5 *
+               // (1 + erf(...))
+};
+
+void AddErfGelu(ModelBuilder& b, const std::string& x, const std::string& y,
+                GeluForm form) {
+  b.Initializer("sqrt2", {}, {static_cast<float>(std::sqrt(2.0))});
+  b.Initializer("one", {}, {1.0f}).Initializer("half", {}, {0.5f});
+  b.Node("Div", {x, "sqrt2"}, {"g_div"}, "g_div");
+  b.Node("Erf", {"g_div"}, {"g_erf"}, "g_erf");
+  switch (form) {
+    case GeluForm::kOuterHalf:
+      b.Node("Add", {"g_erf", "one"}, {"g_add"}, "g_add");
+      b.Node("Mul", {x, "g_add"}, {"g_mul"}, "g_mul");
+      b.Node("Mul", {"g_mul", "half"}, {y}, "g_out");
+      break;
+    case GeluForm::kInnerHalf:
+      b.Node("Add", {"g_erf", "one"}, {"g_add"}, "g_add");
+      b.Node("Mul", {"g_add", "half"}, {"g_mul"}, "g_mul");
+      b.Node("Mul", {x, "g_mul"}, {y}, "g_out");
+      break;
+    case GeluForm::kHalfFirst:
+      b.Node("Add", {"one", "g_erf"}, {"g_add"}, "g_add");
+      b.Node("Mul", {x, "half"}, {"g_mul"}, "g_mul");
+      b.Node("Mul", {"g_mul", "g_add"}, {y}, "g_out");
+      break;
+  }
+}
+
+ModelBuilder ErfGeluModel(GeluForm form) {
+  ModelBuilder b;
+  b.Input("x", {kDynamicDim, 6}).Output("y", {kDynamicDim, 6});
+  AddErfGelu(b, "x", "y", form);
+  return b;
+}
+
+void ExpectGeluFused(GeluForm form) {
+  auto g = ImportForTest(ErfGeluModel(form));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->nodes().size(), 5u);
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+  ASSERT_EQ(g->nodes().size(), 1u) << "first node: " << g->nodes()[0].op_type;
+  const Node& n = g->nodes()[0];
+  EXPECT_EQ(n.op_type, "Gelu");
+  ASSERT_EQ(n.inputs.size(), 1u);
+  EXPECT_EQ(ValueName(*g, n.inputs[0]), "x");
+  EXPECT_EQ(ValueName(*g, n.outputs[0]), "y");
+  ExpectSameWithAndWithoutOptimize(ErfGeluModel(form), {3, 6}, 31);
+}
+
+TEST(FuseBiasActivationTest, ErfGeluBecomesGelu) {
+  ExpectGeluFused(GeluForm::kOuterHalf);
+}
+TEST(FuseBiasActivationTest, ErfGeluWithInnerHalfBecomesGelu) {
+  ExpectGeluFused(GeluForm::kInnerHalf);
+}
+TEST(FuseBiasActivationTest, ErfGeluWithHalfFirstBecomesGelu) {
+  ExpectGeluFused(GeluForm::kHalfFirst);
+}
+
+TEST(FuseBiasActivationTest, ErfGeluWithWrongConstantIsKept) {
+  ModelBuilder b;
+  b.Input("x", {kDynamicDim, 6}).Output("y", {kDynamicDim, 6});
+  b.Initializer("sqrt2", {}, {1.5f})
+      .Initializer("one", {}, {1.0f})
+      .Initializer("half", {}, {0.5f});
+  b.Node("Div", {"x", "sqrt2"}, {"g_div"}, "g_div");
+  b.Node("Erf", {"g_div"}, {"g_erf"}, "g_erf");
+  b.Node("Add", {"g_erf", "one"}, {"g_add"}, "g_add");
+  b.Node("Mul", {"x", "g_add"}, {"g_mul"}, "g_mul");
+  b.Node("Mul", {"g_mul", "half"}, {"y"}, "g_out");
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "Gelu"), 0);
+  EXPECT_EQ(g->nodes().size(), 5u);
+}
+
+TEST(FuseBiasActivationTest, MatMulAddErfGeluBecomesFusedMatMulWithGelu) {
+  ModelBuilder b;
+  b.Input("x", {kDynamicDim, 4}).Output("y", {kDynamicDim, 5});
+  b.Initializer("w", {4, 5}, RandomFloats(20, 41))
+      .Initializer("bias", {5}, RandomFloats(5, 42));
+  b.Node("MatMul", {"x", "w"}, {"mm"}, "matmul");
+  b.Node("Add", {"mm", "bias"}, {"pre"}, "add");
+  AddErfGelu(b, "pre", "y", GeluForm::kOuterHalf);
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+  ASSERT_EQ(g->nodes().size(), 1u);
+  EXPECT_EQ(g->nodes()[0].op_type, "tp.FusedMatMul");
+  EXPECT_EQ(g->nodes()[0].attrs.GetString("tp_activation", ""), "Gelu");
+  ExpectSameWithAndWithoutOptimize(b, {4, 4}, 43);
+}
+
+// ---- EliminateDeadNodes ----------------------------------------------------
+
+TEST(EliminateDeadNodesTest, RemovesBranchesNoOutputNeeds) {
+  ModelBuilder b;
+  b.Input("x", {2, 3}).Output("y", {2, 3});
+  b.Node("Sigmoid", {"x"}, {"s"}, "dead_sigmoid");
+  b.Node("Tanh", {"s"}, {"t"}, "dead_tanh");
+  b.Node("Relu", {"x"}, {"r"}, "live_relu");
+  b.Node("Neg", {"r"}, {"y"}, "live_neg");
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->nodes().size(), 4u);
+  ASSERT_TRUE(EliminateDeadNodes(&*g).ok());
+  ASSERT_EQ(g->nodes().size(), 2u);
+  EXPECT_EQ(g->nodes()[0].name, "live_relu");
+  EXPECT_EQ(g->nodes()[1].name, "live_neg");
+  EXPECT_EQ(FindNode(*g, "Sigmoid"), nullptr);
+  EXPECT_EQ(g->values()[g->FindValue("y")].producer, 1);
+}
+
+TEST(EliminateDeadNodesTest, KeepsMultiOutputNodeWhenOneOutputIsUsed) {
+  ModelBuilder b;
+  b.Input("x", {2, 4}).Output("y", {2, 2});
+  b.InitializerI64("split", {2}, {2, 2});
+  auto& split = b.Node("Split", {"x", "split"}, {"left", "right"}, "split");
+  SetIntAttr(split, "axis", 1);
+  b.Node("Relu", {"right"}, {"y"}, "relu");
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(EliminateDeadNodes(&*g).ok());
+  EXPECT_EQ(g->nodes().size(), 2u);
+  EXPECT_EQ(CountOps(*g, "Split"), 1);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
