@@ -24,7 +24,8 @@ if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j "$jobs" --target tp_unit_tests tp_kernel_tests tp_conformance fuzz_model_loader
   echo "== ASan+UBSan tests"
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  # A failed allocation must surface as RESOURCE_EXHAUSTED, as in production.
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   ctest --preset asan -j "$jobs"
   seconds=${TP_FUZZ_SECONDS:-60}

@@ -22,7 +22,8 @@ StatusOr<Tensor> Tensor::Uninitialized(DType dtype, const Shape& shape) {
   TP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
   const size_t elem = DTypeSize(dtype);
   TP_CHECK_ARG(elem > 0, "cannot allocate a tensor of undefined type");
-  TP_CHECK_ARG(static_cast<uint64_t>(n) <= (uint64_t{1} << 46) / elem,
+  // 1 TiB: beyond any real model, and beyond what allocators can map.
+  TP_CHECK_ARG(static_cast<uint64_t>(n) <= (uint64_t{1} << 40) / elem,
                "tensor of shape " << ShapeToString(shape) << " is too large to allocate");
   const size_t bytes = static_cast<size_t>(n) * elem;
   void* p = AlignedAlloc(bytes);

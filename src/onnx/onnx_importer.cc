@@ -11,7 +11,6 @@
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include "core/logging.h"
 #include "ops/op_schema.h"
@@ -121,19 +120,34 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& tp, const std::string&
   Shape shape(tp.dims().begin(), tp.dims().end());
   for (int64_t d : shape) TP_CHECK_ARG(d >= 0, what << " has a negative dimension");
   TP_ASSIGN_OR_RETURN(int64_t n, NumElements(shape));
-  TP_ASSIGN_OR_RETURN(Tensor t, Tensor::Empty(dtype, shape));
-  const size_t nbytes = t.nbytes();
+  // Sizes are checked against the data present before anything is allocated,
+  // so a forged shape cannot make the loader reserve memory it has no data for.
+  const size_t nbytes = static_cast<size_t>(n) * DTypeSize(dtype);
   if (tp.data_location() == onnx::TensorProto::EXTERNAL) {
+    // ReadExternalData checks the file holds nbytes before writing any page.
+    TP_ASSIGN_OR_RETURN(Tensor t, Tensor::Uninitialized(dtype, shape));
     TP_RETURN_IF_ERROR(ReadExternalData(tp, model_dir, nbytes, t.raw_data()));
     return t;
   }
   if (tp.has_raw_data()) {
-    TP_CHECK_ARG(tp.raw_data().size() == nbytes, what << " has " << tp.raw_data().size()
-                                                     << " bytes of raw data, its shape " << ShapeToString(shape)
-                                                     << " needs " << nbytes);
+    TP_CHECK_ARG(static_cast<uint64_t>(n) <= tp.raw_data().size() && tp.raw_data().size() == nbytes,
+                 what << " has " << tp.raw_data().size() << " bytes of raw data, its shape "
+                      << ShapeToString(shape) << " needs " << static_cast<uint64_t>(n) * DTypeSize(dtype));
+    TP_ASSIGN_OR_RETURN(Tensor t, Tensor::Uninitialized(dtype, shape));
     if (nbytes) std::memcpy(t.raw_data(), tp.raw_data().data(), nbytes);
     return t;
   }
+  int64_t typed_count = 0;
+  switch (dtype) {
+    case DType::kF32: typed_count = tp.float_data_size(); break;
+    case DType::kF64: typed_count = tp.double_data_size(); break;
+    case DType::kI64: typed_count = tp.int64_data_size(); break;
+    case DType::kU64: case DType::kU32: typed_count = tp.uint64_data_size(); break;
+    default: typed_count = tp.int32_data_size(); break;
+  }
+  TP_CHECK_ARG(typed_count == n, what << " holds " << typed_count << " values, its shape "
+                                      << ShapeToString(shape) << " needs " << n);
+  TP_ASSIGN_OR_RETURN(Tensor t, Tensor::Uninitialized(dtype, shape));
   switch (dtype) {
     case DType::kF32: TP_RETURN_IF_ERROR(CopyTyped(tp.float_data(), n, t.data<float>(), tp.name())); break;
     case DType::kF64: TP_RETURN_IF_ERROR(CopyTyped(tp.double_data(), n, t.data<double>(), tp.name())); break;
@@ -267,19 +281,38 @@ StatusOr<Graph> ImportOnnxModel(const void* data, size_t size, const ImportOptio
     init.set_raw_data(t.raw_data(), t.nbytes());
   }
 
-  // The checker and ONNX shape inference know opsets and IR versions up to
-  // the library's release; newer models are validated by tensorpod alone.
+  // Unsupported ops are reported before the checker runs, all at once.
+  const SchemaRegistry& schemas = SchemaRegistry::Global();
+  {
+    std::vector<std::string> unsupported;
+    int unnamed = 0;
+    for (const auto& np : model.graph().node()) {
+      const std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(unnamed) : np.name();
+      if (np.name().empty()) ++unnamed;
+      if (!IsDefaultDomain(np.domain()) || schemas.Find(np.op_type()) == nullptr) {
+        unsupported.push_back((np.domain().empty() ? "" : np.domain() + ".") + np.op_type() + " (node \"" + name +
+                              "\")");
+      }
+    }
+    if (!unsupported.empty()) {
+      std::string list;
+      for (const auto& u : unsupported) list += (list.empty() ? "" : ", ") + u;
+      return TP_ERROR(kUnimplemented,
+                      unsupported.size() << " node(s) use ops tensorpod does not support: " << list);
+    }
+  }
+
+  // The checker knows opsets and IR versions up to the library's release;
+  // newer models are validated by tensorpod alone. ONNX's own shape inference
+  // is not run: tensorpod infers concrete shapes per input signature (see
+  // runtime/execution_plan.cc), and libonnx 1.12's inference functions crash
+  // on malformed declared shapes, which a loader of untrusted files must not.
   const bool checkable = model.ir_version() <= kMaxCheckedIrVersion && opset <= MaxCheckedOpset();
   if (checkable) {
     try {
       onnx::checker::check_model(model);
     } catch (const std::exception& e) {
       return TP_ERROR(kInvalidArgument, "the ONNX checker rejected the model: " << e.what());
-    }
-    try {
-      onnx::shape_inference::InferShapes(model);
-    } catch (const std::exception& e) {
-      TP_LOG_INFO("ONNX shape inference failed ({}); continuing with tensorpod's own", e.what());
     }
   } else {
     TP_LOG_INFO("model has IR version {} and opset {}; skipping the ONNX checker (knows up to IR {} "
@@ -319,8 +352,6 @@ StatusOr<Graph> ImportOnnxModel(const void* data, size_t size, const ImportOptio
     if (!v.is_constant()) SetValueInfo(vi, &v);
   }
 
-  std::vector<std::string> unsupported;
-  const SchemaRegistry& schemas = SchemaRegistry::Global();
   int unnamed = 0;
   for (const auto& np : gp.node()) {
     Node node;
@@ -328,23 +359,17 @@ StatusOr<Graph> ImportOnnxModel(const void* data, size_t size, const ImportOptio
     node.name = np.name().empty() ? np.op_type() + "_" + std::to_string(unnamed++) : np.name();
     const auto it = opsets.find(np.domain());
     node.opset = IsDefaultDomain(np.domain()) ? opset : (it == opsets.end() ? 0 : it->second);
-    if (!IsDefaultDomain(np.domain()) || schemas.Find(np.op_type()) == nullptr) {
-      unsupported.push_back((np.domain().empty() ? "" : np.domain() + ".") + np.op_type() + " (node \"" +
-                            node.name + "\")");
-      continue;
-    }
     for (const auto& a : np.attribute()) {
       TP_ASSIGN_OR_RETURN(AttributeValue v, AttributeFromProto(a, node.name, options.model_dir));
       node.attrs.Set(a.name(), std::move(v));
     }
     for (const auto& in : np.input()) node.inputs.push_back(in.empty() ? -1 : g.GetOrAddValue(in));
     for (const auto& out : np.output()) node.outputs.push_back(out.empty() ? -1 : g.GetOrAddValue(out));
+    std::vector<bool> present;
+    for (int v : node.inputs) present.push_back(v >= 0);
+    TP_RETURN_IF_ERROR(CheckArity(*schemas.Find(node.op_type), present, static_cast<int>(node.outputs.size()),
+                                  node.name));
     g.nodes().push_back(std::move(node));
-  }
-  if (!unsupported.empty()) {
-    std::string list;
-    for (const auto& u : unsupported) list += (list.empty() ? "" : ", ") + u;
-    return TP_ERROR(kUnimplemented, unsupported.size() << " node(s) use ops tensorpod does not support: " << list);
   }
   for (const auto& out : gp.output()) {
     const int id = g.FindValue(out.name());

@@ -39,6 +39,26 @@ std::vector<std::string> SchemaRegistry::OpTypes() const {
   return out;
 }
 
+Status CheckArity(const OpSchema& schema, const std::vector<bool>& present, int num_outputs,
+                  std::string_view node_name) {
+  const int nin = static_cast<int>(present.size());
+  if (nin < schema.min_inputs || (schema.max_inputs >= 0 && nin > schema.max_inputs) ||
+      num_outputs < schema.min_outputs || (schema.max_outputs >= 0 && num_outputs > schema.max_outputs)) {
+    auto range = [](int lo, int hi) {
+      return std::to_string(lo) + (hi < 0 ? " or more" : hi == lo ? "" : ".." + std::to_string(hi));
+    };
+    return TP_ERROR(kInvalidArgument, "node \"" << node_name << "\" (" << schema.op_type << ") has " << nin
+                                                << " inputs and " << num_outputs << " outputs; the op takes "
+                                                << range(schema.min_inputs, schema.max_inputs) << " inputs and "
+                                                << range(schema.min_outputs, schema.max_outputs) << " outputs");
+  }
+  for (int i = 0; i < schema.min_inputs; ++i) {
+    TP_CHECK_ARG(present[i], "node \"" << node_name << "\" (" << schema.op_type << "): input " << i
+                                       << " is required but empty");
+  }
+  return Status::Ok();
+}
+
 Status InferSameAsInput0(InferContext& ctx) {
   for (int i = 0; i < ctx.num_outputs(); ++i) {
     ctx.SetOutput(i, ctx.input_dtype(0), ctx.input_shape(0));

@@ -96,6 +96,13 @@ class SchemaRegistry {
   std::map<std::string, OpSchema, std::less<>> schemas_;
 };
 
+// INVALID_ARGUMENT unless a node of this op with `present` telling which of
+// its inputs are given (false for an omitted optional input) and
+// `num_outputs` outputs fits the schema; the first min_inputs inputs are
+// required.
+Status CheckArity(const OpSchema& schema, const std::vector<bool>& present, int num_outputs,
+                  std::string_view node_name);
+
 // Shared inference helpers.
 Status InferSameAsInput0(InferContext& ctx);
 Status InferBroadcastAll(InferContext& ctx);  // numpy broadcast of all inputs, dtype of input 0

@@ -103,12 +103,10 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
     const OpSchema& schema = *m.schemas[ni];
     const int nin = static_cast<int>(n.inputs.size());
     const int nout = static_cast<int>(n.outputs.size());
-    if (nin < schema.min_inputs || (schema.max_inputs >= 0 && nin > schema.max_inputs) ||
-        nout < schema.min_outputs || (schema.max_outputs >= 0 && nout > schema.max_outputs)) {
-      return TP_ERROR(kInvalidArgument, "node \"" << n.name << "\" (" << n.op_type << ") has " << nin
-                                                  << " inputs and " << nout << " outputs; the op takes "
-                                                  << schema.min_inputs << ".." << schema.max_inputs << " and "
-                                                  << schema.min_outputs << ".." << schema.max_outputs);
+    {
+      std::vector<bool> present(nin);
+      for (int k = 0; k < nin; ++k) present[k] = n.inputs[k] >= 0;
+      TP_RETURN_IF_ERROR(CheckArity(schema, present, nout, n.name));
     }
     std::vector<InferInput> infer(nin);
     for (int k = 0; k < nin; ++k) {

@@ -31,6 +31,11 @@ StatusOr<std::vector<Tensor>> EvaluateNodeOnCpu(const EvalNodeArgs& args) {
   const OpSchema* schema = SchemaRegistry::Global().Find(args.op_type);
   if (schema == nullptr) return TP_ERROR(kUnimplemented, "op " << args.op_type << " is not supported");
 
+  {
+    std::vector<bool> present(args.inputs.size());
+    for (size_t i = 0; i < args.inputs.size(); ++i) present[i] = args.inputs[i] != nullptr;
+    TP_RETURN_IF_ERROR(CheckArity(*schema, present, args.num_outputs, args.name));
+  }
   std::vector<InferInput> infer_inputs(args.inputs.size());
   NodeDef def;
   def.op_type = args.op_type;
