@@ -11,9 +11,9 @@
 // Each case runs at 1 and 2 threads and reports the median over ~0.2 s.
 // Results are recorded in bench/README.md.
 //
-// Build (see bench/README.md):
-//   g++ -O3 -march=x86-64-v3 -fopenmp -std=c++17 -I/usr/include/eigen3 \
-//       bench/gemm_conv_candidates.cc -ldnnl -lopenblas \
+// Build (one line; see bench/README.md):
+//   g++ -O3 -march=x86-64-v3 -fopenmp -std=c++17 -I/usr/include/eigen3
+//       bench/gemm_conv_candidates.cc -ldnnl -lopenblas
 //       -o /tmp/gemm_conv_candidates
 // Run:
 //   /tmp/gemm_conv_candidates [--sections=peak,gemm,conv,mix]

@@ -1,5 +1,6 @@
 #include "runtime/execution_plan.h"
 
+#include "backends/cpu/eval_node.h"
 #include "core/logging.h"
 #include "planner/memory_planner.h"
 
@@ -16,27 +17,6 @@ namespace tensorpod::internal {
 // shape, which stops the demand there. When a demanded value traces back to
 // a graph input's data (rare outside the ONNX node tests), the plan reads
 // that data and is not cached.
-
-namespace {
-
-class PlanScratch : public Scratch {
- public:
-  ~PlanScratch() override { AlignedFree(p_); }
-  void* Get(size_t bytes) override {
-    if (bytes > size_) {
-      AlignedFree(p_);
-      p_ = AlignedAlloc(bytes);
-      size_ = p_ ? bytes : 0;
-    }
-    return p_;
-  }
-
- private:
-  void* p_ = nullptr;
-  size_t size_ = 0;
-};
-
-}  // namespace
 
 Status AnalyzeModel(CompiledModel* m) {
   const Graph& g = m->graph;
@@ -97,7 +77,7 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
     }
   }
 
-  PlanScratch scratch;
+  HeapScratch scratch;
   for (size_t ni = 0; ni < g.nodes().size(); ++ni) {
     const Node& n = g.nodes()[ni];
     const OpSchema& schema = *m.schemas[ni];

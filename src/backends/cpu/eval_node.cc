@@ -4,27 +4,6 @@
 #include "ops/op_schema.h"
 
 namespace tensorpod::internal {
-namespace {
-
-class HeapScratch : public Scratch {
- public:
-  ~HeapScratch() override { AlignedFree(p_); }
-  void* Get(size_t bytes) override {
-    if (bytes > size_) {
-      AlignedFree(p_);
-      p_ = AlignedAlloc(bytes);
-      size_ = p_ ? bytes : 0;
-    }
-    return p_;
-  }
-
- private:
-  void* p_ = nullptr;
-  size_t size_ = 0;
-};
-
-}  // namespace
-
 StatusOr<std::vector<Tensor>> EvaluateNodeOnCpu(const EvalNodeArgs& args) {
   static const Attributes kNoAttrs;
   const Attributes& attrs = args.attrs ? *args.attrs : kNoAttrs;

@@ -7,11 +7,34 @@
 #include <string>
 #include <vector>
 
+#include "backend/kernel.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "ops/attributes.h"
 
 namespace tensorpod::internal {
+
+// Scratch memory from the heap that grows to the largest request; for
+// one-off evaluations outside an execution context. Not thread-safe.
+class HeapScratch : public Scratch {
+ public:
+  HeapScratch() = default;
+  HeapScratch(const HeapScratch&) = delete;
+  HeapScratch& operator=(const HeapScratch&) = delete;
+  ~HeapScratch() override { AlignedFree(p_); }
+  void* Get(size_t bytes) override {
+    if (bytes > size_) {
+      AlignedFree(p_);
+      p_ = AlignedAlloc(bytes);
+      size_ = p_ ? bytes : 0;
+    }
+    return p_;
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t size_ = 0;
+};
 
 struct EvalNodeArgs {
   std::string op_type;

@@ -7,62 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/eval_node.h"
+#include "unit/ops/op_test_util.h"
 
 namespace tensorpod::internal {
 namespace {
-
-template <typename T>
-Tensor Make(const Shape& shape, const std::vector<T>& values) {
-  auto made = Tensor::Empty(DTypeOf<T>::value, shape);
-  EXPECT_TRUE(made.ok()) << made.status();
-  Tensor t = *made;
-  EXPECT_EQ(t.num_elements(), static_cast<int64_t>(values.size()));
-  std::copy(values.begin(), values.end(), t.data<T>());
-  return t;
-}
-
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  EXPECT_EQ(t.dtype(), DTypeOf<T>::value);
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
-}
-
-Tensor Axes(std::vector<int64_t> axes) {
-  return Make<int64_t>({static_cast<int64_t>(axes.size())}, axes);
-}
-
-StatusOr<std::vector<Tensor>> RunNode(const std::string& op, int opset,
-                                      const Attributes& attrs,
-                                      std::vector<const Tensor*> inputs,
-                                      int num_outputs = 1, int threads = 1) {
-  EvalNodeArgs args;
-  args.op_type = op;
-  args.opset = opset;
-  args.attrs = &attrs;
-  args.inputs = std::move(inputs);
-  args.num_outputs = num_outputs;
-  args.threads = threads;
-  return EvaluateNodeOnCpu(args);
-}
-
-// Runs a one-output node that must succeed.
-Tensor RunOne(const std::string& op, int opset, const Attributes& attrs,
-              std::vector<const Tensor*> inputs, int threads = 1) {
-  auto r = RunNode(op, opset, attrs, std::move(inputs), 1, threads);
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? (*r)[0] : Tensor();
-}
-
-void ExpectNear(const std::vector<float>& got, const std::vector<float>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_NEAR(got[i], want[i], 1e-5) << "at " << i;
-}
-
-StatusCode CodeOf(const StatusOr<std::vector<Tensor>>& r) {
-  return r.status().code();
-}
 
 Attributes KeepDims(int64_t keep) {
   Attributes a;
@@ -74,37 +22,37 @@ Attributes KeepDims(int64_t keep) {
 
 TEST(ReductionReduceTest, SumAxesInputKeepdims) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-  Tensor axes = Axes({1});
-  Tensor y = RunOne("ReduceSum", 13, KeepDims(1), {&x, &axes});
+  Tensor axes = I64({1});
+  Tensor y = OpNode{"ReduceSum", {&x, &axes}, KeepDims(1), 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 1}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{6, 15}));
 }
 
 TEST(ReductionReduceTest, SumNoKeepdimsNegativeAxis) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-  Tensor axes = Axes({-2});
-  Tensor y = RunOne("ReduceSum", 13, KeepDims(0), {&x, &axes});
+  Tensor axes = I64({-2});
+  Tensor y = OpNode{"ReduceSum", {&x, &axes}, KeepDims(0), 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{3}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{5, 7, 9}));
 }
 
 TEST(ReductionReduceTest, EmptyOrOmittedAxesReduceEverything) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-  Tensor empty = Axes({});
-  Tensor y = RunOne("ReduceSum", 13, KeepDims(1), {&x, &empty});
+  Tensor empty = I64({});
+  Tensor y = OpNode{"ReduceSum", {&x, &empty}, KeepDims(1), 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{1, 1}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{21}));
-  Tensor z = RunOne("ReduceSum", 13, KeepDims(0), {&x});
+  Tensor z = OpNode{"ReduceSum", {&x}, KeepDims(0), 13}.Out();
   EXPECT_EQ(z.shape(), (Shape{}));
   EXPECT_EQ(Values<float>(z), (std::vector<float>{21}));
 }
 
 TEST(ReductionReduceTest, NoopWithEmptyAxesCopiesInput) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-  Tensor empty = Axes({});
+  Tensor empty = I64({});
   Attributes a = KeepDims(1);
   a.Set("noop_with_empty_axes", int64_t{1});
-  Tensor y = RunOne("ReduceSum", 13, a, {&x, &empty});
+  Tensor y = OpNode{"ReduceSum", {&x, &empty}, a, 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 3}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{1, 2, 3, 4, 5, 6}));
 }
@@ -113,7 +61,7 @@ TEST(ReductionReduceTest, SumTakesAxesAttributeBeforeOpset13) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{0});
-  Tensor y = RunOne("ReduceSum", 11, a, {&x});
+  Tensor y = OpNode{"ReduceSum", {&x}, a, 11}.Out();
   EXPECT_EQ(Values<float>(y), (std::vector<float>{5, 7, 9}));
 }
 
@@ -122,11 +70,11 @@ TEST(ReductionReduceTest, MeanMaxMinOverMiddleAxis) {
   Tensor x = Make<float>({2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{1});
-  EXPECT_EQ(Values<float>(RunOne("ReduceMean", 13, a, {&x})),
+  EXPECT_EQ(Values<float>(OpNode{"ReduceMean", {&x}, a, 13}.Out()),
             (std::vector<float>{1, 2, 5, 6}));
-  EXPECT_EQ(Values<float>(RunOne("ReduceMax", 13, a, {&x})),
+  EXPECT_EQ(Values<float>(OpNode{"ReduceMax", {&x}, a, 13}.Out()),
             (std::vector<float>{2, 3, 6, 7}));
-  EXPECT_EQ(Values<float>(RunOne("ReduceMin", 13, a, {&x})),
+  EXPECT_EQ(Values<float>(OpNode{"ReduceMin", {&x}, a, 13}.Out()),
             (std::vector<float>{0, 1, 4, 5}));
 }
 
@@ -135,34 +83,41 @@ TEST(ReductionReduceTest, NormsProductsAndLogs) {
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{1});
   const float e = std::exp(1.0f);
-  ExpectNear(Values<float>(RunOne("ReduceProd", 13, a, {&x})), {2, 12});
-  ExpectNear(Values<float>(RunOne("ReduceL1", 13, a, {&x})), {3, 7});
-  ExpectNear(Values<float>(RunOne("ReduceL2", 13, a, {&x})),
-             {std::sqrt(5.0f), 5});
-  ExpectNear(Values<float>(RunOne("ReduceSumSquare", 13, a, {&x})), {5, 25});
-  ExpectNear(Values<float>(RunOne("ReduceLogSum", 13, a, {&x})),
-             {std::log(3.0f), std::log(7.0f)});
-  ExpectNear(Values<float>(RunOne("ReduceLogSumExp", 13, a, {&x})),
-             {std::log(e + e * e), std::log(e * e * e + e * e * e * e)});
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceProd", {&x}, a, 13}.Out()),
+                     {2, 12});
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceL1", {&x}, a, 13}.Out()),
+                     {3, 7});
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceL2", {&x}, a, 13}.Out()),
+                     {std::sqrt(5.0f), 5});
+  ExpectNearAbsolute(
+      Values<float>(OpNode{"ReduceSumSquare", {&x}, a, 13}.Out()), {5, 25});
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceLogSum", {&x}, a, 13}.Out()),
+                     {std::log(3.0f), std::log(7.0f)});
+  ExpectNearAbsolute(
+      Values<float>(OpNode{"ReduceLogSumExp", {&x}, a, 13}.Out()),
+      {std::log(e + e * e), std::log(e * e * e + e * e * e * e)});
 }
 
 TEST(ReductionReduceTest, NormsOverOuterAxisUseColumnPath) {
   Tensor x = Make<float>({2, 2}, {1, -2, 3, 4});
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{0});
-  ExpectNear(Values<float>(RunOne("ReduceL1", 13, a, {&x})), {4, 6});
-  ExpectNear(Values<float>(RunOne("ReduceL2", 13, a, {&x})),
-             {std::sqrt(10.0f), std::sqrt(20.0f)});
-  ExpectNear(Values<float>(RunOne("ReduceProd", 13, a, {&x})), {3, -8});
-  ExpectNear(
-      Values<float>(RunOne("ReduceLogSumExp", 13, a, {&x})),
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceL1", {&x}, a, 13}.Out()),
+                     {4, 6});
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceL2", {&x}, a, 13}.Out()),
+                     {std::sqrt(10.0f), std::sqrt(20.0f)});
+  ExpectNearAbsolute(Values<float>(OpNode{"ReduceProd", {&x}, a, 13}.Out()),
+                     {3, -8});
+  ExpectNearAbsolute(
+      Values<float>(OpNode{"ReduceLogSumExp", {&x}, a, 13}.Out()),
       {3 + std::log(1 + std::exp(-2.0f)), 4 + std::log(1 + std::exp(-6.0f))});
 }
 
 TEST(ReductionReduceTest, LogSumExpIsStableForLargeValues) {
   Tensor x = Make<float>({2}, {1000, 1000});
-  ExpectNear(Values<float>(RunOne("ReduceLogSumExp", 13, KeepDims(0), {&x})),
-             {1000 + std::log(2.0f)});
+  ExpectNearAbsolute(
+      Values<float>(OpNode{"ReduceLogSumExp", {&x}, KeepDims(0), 13}.Out()),
+      {1000 + std::log(2.0f)});
 }
 
 TEST(ReductionReduceTest, MaxAndMinPropagateNan) {
@@ -171,8 +126,10 @@ TEST(ReductionReduceTest, MaxAndMinPropagateNan) {
   for (int64_t axis : {0, 1}) {
     Attributes a = KeepDims(0);
     a.Set("axes", std::vector<int64_t>{axis});
-    std::vector<float> mx = Values<float>(RunOne("ReduceMax", 13, a, {&x}));
-    std::vector<float> mn = Values<float>(RunOne("ReduceMin", 13, a, {&x}));
+    std::vector<float> mx =
+        Values<float>(OpNode{"ReduceMax", {&x}, a, 13}.Out());
+    std::vector<float> mn =
+        Values<float>(OpNode{"ReduceMin", {&x}, a, 13}.Out());
     // Axis 0 pairs (1, 3) and (nan, 4); axis 1 pairs (1, nan) and (3, 4).
     EXPECT_EQ(std::isnan(mx[0]), axis == 1);
     EXPECT_TRUE(std::isnan(mx[1]) == (axis == 0));
@@ -186,13 +143,15 @@ TEST(ReductionReduceTest, AxesThatStayApartAreGathered) {
   std::vector<float> v(12);
   for (int i = 0; i < 12; ++i) v[i] = static_cast<float>(i);
   Tensor x = Make<float>({2, 3, 2}, v);
-  Tensor axes = Axes({0, 2});
-  Tensor y = RunOne("ReduceSum", 13, KeepDims(1), {&x, &axes}, 2);
+  Tensor axes = I64({0, 2});
+  OpNode sum{"ReduceSum", {&x, &axes}, KeepDims(1), 13};
+  sum.threads = 2;
+  Tensor y = sum.Out();
   EXPECT_EQ(y.shape(), (Shape{1, 3, 1}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{14, 22, 30}));
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{2, 0});
-  EXPECT_EQ(Values<float>(RunOne("ReduceMax", 13, a, {&x})),
+  EXPECT_EQ(Values<float>(OpNode{"ReduceMax", {&x}, a, 13}.Out()),
             (std::vector<float>{7, 9, 11}));
 }
 
@@ -204,8 +163,10 @@ TEST(ReductionReduceTest, WideInnerBlockInParallel) {
     for (int j = 0; j < 600; ++j) v[i * 600 + j] = static_cast<float>(i + j);
   }
   Tensor x = Make<float>({3, 600}, v);
-  Tensor axes = Axes({0});
-  Tensor y = RunOne("ReduceSum", 13, KeepDims(0), {&x, &axes}, 4);
+  Tensor axes = I64({0});
+  OpNode sum{"ReduceSum", {&x, &axes}, KeepDims(0), 13};
+  sum.threads = 4;
+  Tensor y = sum.Out();
   std::vector<float> got = Values<float>(y);
   ASSERT_EQ(got.size(), 600u);
   for (int j = 0; j < 600; ++j) EXPECT_EQ(got[j], 3.0f * j + 3) << j;
@@ -220,7 +181,9 @@ TEST(ReductionReduceTest, ManyRowsInParallel) {
   Tensor x = Make<float>({64, 1000}, v);
   Attributes a = KeepDims(1);
   a.Set("axes", std::vector<int64_t>{-1});
-  Tensor y = RunOne("ReduceMean", 13, a, {&x}, 4);
+  OpNode mean{"ReduceMean", {&x}, a, 13};
+  mean.threads = 4;
+  Tensor y = mean.Out();
   EXPECT_EQ(y.shape(), (Shape{64, 1}));
   std::vector<float> got = Values<float>(y);
   for (int i = 0; i < 64; ++i) EXPECT_NEAR(got[i], i, 1e-4) << i;
@@ -231,15 +194,15 @@ TEST(ReductionReduceTest, IntegerAndDoubleTypes) {
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{1});
   // Integer means truncate like ONNX Runtime's.
-  EXPECT_EQ(Values<int32_t>(RunOne("ReduceMean", 13, a, {&xi})),
+  EXPECT_EQ(Values<int32_t>(OpNode{"ReduceMean", {&xi}, a, 13}.Out()),
             (std::vector<int32_t>{7, 0}));
-  EXPECT_EQ(Values<int32_t>(RunOne("ReduceSumSquare", 13, a, {&xi})),
+  EXPECT_EQ(Values<int32_t>(OpNode{"ReduceSumSquare", {&xi}, a, 13}.Out()),
             (std::vector<int32_t>{113, 25}));
   Tensor xl = Make<int64_t>({2, 2}, {7, 8, -3, 4});
-  EXPECT_EQ(Values<int64_t>(RunOne("ReduceMin", 13, a, {&xl})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ReduceMin", {&xl}, a, 13}.Out()),
             (std::vector<int64_t>{7, -3}));
   Tensor xd = Make<double>({2, 2}, {1, 2, 3, 4});
-  Tensor y = RunOne("ReduceL2", 13, a, {&xd});
+  Tensor y = OpNode{"ReduceL2", {&xd}, a, 13}.Out();
   EXPECT_DOUBLE_EQ(Values<double>(y)[1], 5.0);
 }
 
@@ -247,47 +210,48 @@ TEST(ReductionReduceTest, EmptyReducedAxisGivesIdentity) {
   Tensor x = Make<float>({0, 3}, {});
   Attributes a = KeepDims(0);
   a.Set("axes", std::vector<int64_t>{0});
-  Tensor axes = Axes({0});
-  EXPECT_EQ(Values<float>(RunOne("ReduceSum", 13, KeepDims(0), {&x, &axes})),
-            (std::vector<float>{0, 0, 0}));
-  EXPECT_EQ(Values<float>(RunOne("ReduceProd", 13, a, {&x})),
+  Tensor axes = I64({0});
+  EXPECT_EQ(
+      Values<float>(OpNode{"ReduceSum", {&x, &axes}, KeepDims(0), 13}.Out()),
+      (std::vector<float>{0, 0, 0}));
+  EXPECT_EQ(Values<float>(OpNode{"ReduceProd", {&x}, a, 13}.Out()),
             (std::vector<float>{1, 1, 1}));
   const float inf = std::numeric_limits<float>::infinity();
-  EXPECT_EQ(Values<float>(RunOne("ReduceMax", 13, a, {&x})),
+  EXPECT_EQ(Values<float>(OpNode{"ReduceMax", {&x}, a, 13}.Out()),
             (std::vector<float>{-inf, -inf, -inf}));
 }
 
 TEST(ReductionReduceTest, BadAxesAreInvalidArgument) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-  Tensor out_of_range = Axes({2});
-  EXPECT_EQ(CodeOf(RunNode("ReduceSum", 13, KeepDims(1), {&x, &out_of_range})),
+  Tensor out_of_range = I64({2});
+  EXPECT_EQ((OpNode{"ReduceSum", {&x, &out_of_range}, KeepDims(1), 13}.Code()),
             StatusCode::kInvalidArgument);
-  Tensor twice = Axes({1, -1});
-  EXPECT_EQ(CodeOf(RunNode("ReduceSum", 13, KeepDims(1), {&x, &twice})),
+  Tensor twice = I64({1, -1});
+  EXPECT_EQ((OpNode{"ReduceSum", {&x, &twice}, KeepDims(1), 13}.Code()),
             StatusCode::kInvalidArgument);
   Tensor float_axes = Make<float>({1}, {0});
-  EXPECT_EQ(CodeOf(RunNode("ReduceSum", 13, KeepDims(1), {&x, &float_axes})),
+  EXPECT_EQ((OpNode{"ReduceSum", {&x, &float_axes}, KeepDims(1), 13}.Code()),
             StatusCode::kInvalidArgument);
-  Tensor axes = Axes({0});
+  Tensor axes = I64({0});
   // Before opset 13 (18 for the others) axes are an attribute, not an input.
-  EXPECT_EQ(CodeOf(RunNode("ReduceSum", 11, KeepDims(1), {&x, &axes})),
+  EXPECT_EQ((OpNode{"ReduceSum", {&x, &axes}, KeepDims(1), 11}.Code()),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(RunNode("ReduceMean", 13, KeepDims(1), {&x, &axes})),
+  EXPECT_EQ((OpNode{"ReduceMean", {&x, &axes}, KeepDims(1), 13}.Code()),
             StatusCode::kInvalidArgument);
   Attributes a = KeepDims(1);
   a.Set("axes", std::vector<int64_t>{-3});
-  auto r = RunNode("ReduceMax", 13, a, {&x});
-  EXPECT_EQ(CodeOf(r), StatusCode::kInvalidArgument);
+  auto r = OpNode{"ReduceMax", {&x}, a, 13}.Run();
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("axes"), std::string::npos) << r.status();
 }
 
 TEST(ReductionReduceTest, UnsupportedTypesAreUnimplemented) {
   Tensor xi = Make<int32_t>({2}, {1, 2});
-  EXPECT_EQ(CodeOf(RunNode("ReduceL2", 13, KeepDims(1), {&xi})),
+  EXPECT_EQ((OpNode{"ReduceL2", {&xi}, KeepDims(1), 13}.Code()),
             StatusCode::kUnimplemented);
   Tensor xb = Make<bool>({2}, {true, false});
-  auto r = RunNode("ReduceMax", 13, KeepDims(1), {&xb});
-  EXPECT_EQ(CodeOf(r), StatusCode::kUnimplemented);
+  auto r = OpNode{"ReduceMax", {&xb}, KeepDims(1), 13}.Run();
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(r.status().message().find("bool"), std::string::npos) << r.status();
 }
 
@@ -298,38 +262,38 @@ TEST(ReductionArgTest, FirstOrLastIndexOfTies) {
   Tensor x = Make<float>({2, 3}, {1, 3, 3, 2, 2, 1});
   Attributes a = KeepDims(1);
   a.Set("axis", int64_t{1});
-  Tensor y = RunOne("ArgMax", 13, a, {&x});
+  Tensor y = OpNode{"ArgMax", {&x}, a, 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 1}));
   EXPECT_EQ(Values<int64_t>(y), (std::vector<int64_t>{1, 0}));
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMin", 13, a, {&x})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMin", {&x}, a, 13}.Out()),
             (std::vector<int64_t>{0, 2}));
   a.Set("select_last_index", int64_t{1});
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMax", 13, a, {&x})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMax", {&x}, a, 13}.Out()),
             (std::vector<int64_t>{2, 1}));
 }
 
 TEST(ReductionArgTest, NanIsExtremeBothWaysLikeNumpy) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   Tensor row = Make<float>({4}, {1, nan, 3, nan});
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMax", 13, KeepDims(0), {&row})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMax", {&row}, KeepDims(0), 13}.Out()),
             (std::vector<int64_t>{1}));
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMin", 13, KeepDims(0), {&row})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMin", {&row}, KeepDims(0), 13}.Out()),
             (std::vector<int64_t>{1}));
   Attributes last = KeepDims(0);
   last.Set("select_last_index", int64_t{1});
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMax", 13, last, {&row})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMax", {&row}, last, 13}.Out()),
             (std::vector<int64_t>{3}));
   // The same along an outer axis (the column path).
   Tensor col = Make<float>({4, 1}, {1, nan, 3, nan});
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMin", 13, KeepDims(0), {&col})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMin", {&col}, KeepDims(0), 13}.Out()),
             (std::vector<int64_t>{1}));
-  EXPECT_EQ(Values<int64_t>(RunOne("ArgMax", 13, last, {&col})),
+  EXPECT_EQ(Values<int64_t>(OpNode{"ArgMax", {&col}, last, 13}.Out()),
             (std::vector<int64_t>{3}));
 }
 
 TEST(ReductionArgTest, DefaultAxisZeroWithoutKeepdims) {
   Tensor x = Make<int64_t>({2, 3}, {1, 5, 3, 2, 2, 4});
-  Tensor y = RunOne("ArgMax", 13, KeepDims(0), {&x});
+  Tensor y = OpNode{"ArgMax", {&x}, KeepDims(0), 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{3}));
   EXPECT_EQ(Values<int64_t>(y), (std::vector<int64_t>{1, 0, 1}));
 }
@@ -338,11 +302,11 @@ TEST(ReductionArgTest, BadAxisAndEmptyAxisAreInvalidArgument) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
   Attributes a;
   a.Set("axis", int64_t{2});
-  EXPECT_EQ(CodeOf(RunNode("ArgMax", 13, a, {&x})),
+  EXPECT_EQ((OpNode{"ArgMax", {&x}, a, 13}.Code()),
             StatusCode::kInvalidArgument);
   Tensor empty = Make<float>({2, 0}, {});
   a.Set("axis", int64_t{1});
-  EXPECT_EQ(CodeOf(RunNode("ArgMin", 13, a, {&empty})),
+  EXPECT_EQ((OpNode{"ArgMin", {&empty}, a, 13}.Code()),
             StatusCode::kInvalidArgument);
 }
 
@@ -350,15 +314,15 @@ TEST(ReductionArgTest, BadAxisAndEmptyAxisAreInvalidArgument) {
 
 TEST(ReductionTopKTest, LargestAndSmallestWithTies) {
   Tensor x = Make<float>({2, 4}, {1, 4, 4, 2, 3, 1, 2, 0});
-  Tensor k = Axes({2});
-  auto r = RunNode("TopK", 11, Attributes(), {&x, &k}, 2);
+  Tensor k = I64({2});
+  auto r = OpNode{"TopK", {&x, &k}, Attributes(), 11, /*num_outputs=*/2}.Run();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)[0].shape(), (Shape{2, 2}));
   EXPECT_EQ(Values<float>((*r)[0]), (std::vector<float>{4, 4, 3, 2}));
   EXPECT_EQ(Values<int64_t>((*r)[1]), (std::vector<int64_t>{1, 2, 0, 2}));
   Attributes smallest;
   smallest.Set("largest", int64_t{0});
-  r = RunNode("TopK", 11, smallest, {&x, &k}, 2);
+  r = OpNode{"TopK", {&x, &k}, smallest, 11, /*num_outputs=*/2}.Run();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Values<float>((*r)[0]), (std::vector<float>{1, 2, 0, 1}));
   EXPECT_EQ(Values<int64_t>((*r)[1]), (std::vector<int64_t>{0, 3, 3, 1}));
@@ -366,10 +330,10 @@ TEST(ReductionTopKTest, LargestAndSmallestWithTies) {
 
 TEST(ReductionTopKTest, OuterAxisAndIntegers) {
   Tensor x = Make<int64_t>({3, 2}, {5, 1, 7, 9, 6, 3});
-  Tensor k = Axes({1});
+  Tensor k = I64({1});
   Attributes a;
   a.Set("axis", int64_t{0});
-  auto r = RunNode("TopK", 11, a, {&x, &k}, 2);
+  auto r = OpNode{"TopK", {&x, &k}, a, 11, /*num_outputs=*/2}.Run();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)[0].shape(), (Shape{1, 2}));
   EXPECT_EQ(Values<int64_t>((*r)[0]), (std::vector<int64_t>{7, 9}));
@@ -379,8 +343,8 @@ TEST(ReductionTopKTest, OuterAxisAndIntegers) {
 TEST(ReductionTopKTest, NanCountsAsLargest) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   Tensor x = Make<float>({3}, {1, nan, 2});
-  Tensor k = Axes({2});
-  auto r = RunNode("TopK", 11, Attributes(), {&x, &k}, 2);
+  Tensor k = I64({2});
+  auto r = OpNode{"TopK", {&x, &k}, Attributes(), 11, /*num_outputs=*/2}.Run();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Values<int64_t>((*r)[1]), (std::vector<int64_t>{1, 2}));
 }
@@ -389,7 +353,7 @@ TEST(ReductionTopKTest, KAttributeBeforeOpset10) {
   Tensor x = Make<float>({4}, {3, 1, 4, 1});
   Attributes a;
   a.Set("k", int64_t{3});
-  auto r = RunNode("TopK", 1, a, {&x}, 2);
+  auto r = OpNode{"TopK", {&x}, a, 1, /*num_outputs=*/2}.Run();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Values<float>((*r)[0]), (std::vector<float>{4, 3, 1}));
   EXPECT_EQ(Values<int64_t>((*r)[1]), (std::vector<int64_t>{2, 0, 1}));
@@ -397,18 +361,22 @@ TEST(ReductionTopKTest, KAttributeBeforeOpset10) {
 
 TEST(ReductionTopKTest, BadKIsInvalidArgument) {
   Tensor x = Make<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-  Tensor too_big = Axes({4});
-  EXPECT_EQ(CodeOf(RunNode("TopK", 11, Attributes(), {&x, &too_big}, 2)),
+  Tensor too_big = I64({4});
+  EXPECT_EQ((OpNode{"TopK", {&x, &too_big}, Attributes(), 11, /*num_outputs=*/2}
+                 .Code()),
             StatusCode::kInvalidArgument);
-  Tensor negative = Axes({-1});
-  EXPECT_EQ(CodeOf(RunNode("TopK", 11, Attributes(), {&x, &negative}, 2)),
+  Tensor negative = I64({-1});
+  EXPECT_EQ(
+      (OpNode{"TopK", {&x, &negative}, Attributes(), 11, /*num_outputs=*/2}
+           .Code()),
+      StatusCode::kInvalidArgument);
+  Tensor two = I64({1, 2});
+  EXPECT_EQ(
+      (OpNode{"TopK", {&x, &two}, Attributes(), 11, /*num_outputs=*/2}.Code()),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ((OpNode{"TopK", {&x}, Attributes(), 11, /*num_outputs=*/2}.Code()),
             StatusCode::kInvalidArgument);
-  Tensor two = Axes({1, 2});
-  EXPECT_EQ(CodeOf(RunNode("TopK", 11, Attributes(), {&x, &two}, 2)),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(RunNode("TopK", 11, Attributes(), {&x}, 2)),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(RunNode("TopK", 1, Attributes(), {&x}, 2)),
+  EXPECT_EQ((OpNode{"TopK", {&x}, Attributes(), 1, /*num_outputs=*/2}.Code()),
             StatusCode::kInvalidArgument);
 }
 
@@ -424,8 +392,8 @@ Attributes ResizeAttrs(const std::string& mode, const std::string& coord) {
 TEST(ReductionResizeTest, NearestUpsampleNchw) {
   Tensor x = Make<float>({1, 1, 2, 2}, {1, 2, 3, 4});
   Tensor scales = Make<float>({4}, {1, 1, 2, 2});
-  Tensor y = RunOne("Resize", 13, ResizeAttrs("nearest", "asymmetric"),
-                    {&x, nullptr, &scales});
+  Attributes nearest = ResizeAttrs("nearest", "asymmetric");
+  Tensor y = OpNode{"Resize", {&x, nullptr, &scales}, nearest, 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{1, 1, 4, 4}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3,
                                                   4, 4, 3, 3, 4, 4}));
@@ -434,75 +402,73 @@ TEST(ReductionResizeTest, NearestUpsampleNchw) {
 TEST(ReductionResizeTest, NearestRoundingModes) {
   // Asymmetric 2x: source coordinates 0, 0.5, 1, ..., 3.5.
   Tensor x = Make<float>({4}, {0, 10, 20, 30});
-  Tensor sizes = Axes({8});
+  Tensor sizes = I64({8});
   Attributes a = ResizeAttrs("nearest", "asymmetric");
-  EXPECT_EQ(
-      Values<float>(RunOne("Resize", 13, a, {&x, nullptr, nullptr, &sizes})),
-      (std::vector<float>{0, 0, 10, 10, 20, 20, 30, 30}));
+  EXPECT_EQ(Values<float>(
+                OpNode{"Resize", {&x, nullptr, nullptr, &sizes}, a, 13}.Out()),
+            (std::vector<float>{0, 0, 10, 10, 20, 20, 30, 30}));
   a.Set("nearest_mode", std::string("round_prefer_ceil"));
-  EXPECT_EQ(
-      Values<float>(RunOne("Resize", 13, a, {&x, nullptr, nullptr, &sizes})),
-      (std::vector<float>{0, 10, 10, 20, 20, 30, 30, 30}));
+  EXPECT_EQ(Values<float>(
+                OpNode{"Resize", {&x, nullptr, nullptr, &sizes}, a, 13}.Out()),
+            (std::vector<float>{0, 10, 10, 20, 20, 30, 30, 30}));
   a.Set("nearest_mode", std::string("ceil"));
-  EXPECT_EQ(
-      Values<float>(RunOne("Resize", 13, a, {&x, nullptr, nullptr, &sizes})),
-      (std::vector<float>{0, 10, 10, 20, 20, 30, 30, 30}));
+  EXPECT_EQ(Values<float>(
+                OpNode{"Resize", {&x, nullptr, nullptr, &sizes}, a, 13}.Out()),
+            (std::vector<float>{0, 10, 10, 20, 20, 30, 30, 30}));
 }
 
 TEST(ReductionResizeTest, LinearHalfPixelAndAlignCorners) {
   Tensor x = Make<float>({1, 1, 1, 2}, {0, 4});
   // half_pixel 2x: coordinates -0.25 (clamped), 0.25, 0.75, 1.25 (clamped).
-  Tensor sizes = Axes({1, 1, 1, 4});
-  ExpectNear(
-      Values<float>(RunOne("Resize", 13, ResizeAttrs("linear", "half_pixel"),
-                           {&x, nullptr, nullptr, &sizes})),
-      {0, 1, 3, 4});
-  Tensor sizes3 = Axes({1, 1, 1, 3});
-  ExpectNear(
-      Values<float>(RunOne("Resize", 13, ResizeAttrs("linear", "align_corners"),
-                           {&x, nullptr, nullptr, &sizes3})),
-      {0, 2, 4});
+  Tensor sizes = I64({1, 1, 1, 4});
+  Attributes half_pixel = ResizeAttrs("linear", "half_pixel");
+  OpNode up4{"Resize", {&x, nullptr, nullptr, &sizes}, half_pixel, 13};
+  ExpectNearAbsolute(Values<float>(up4.Out()), {0, 1, 3, 4});
+  Tensor sizes3 = I64({1, 1, 1, 3});
+  Attributes align_corners = ResizeAttrs("linear", "align_corners");
+  OpNode up3{"Resize", {&x, nullptr, nullptr, &sizes3}, align_corners, 13};
+  ExpectNearAbsolute(Values<float>(up3.Out()), {0, 2, 4});
 }
 
 TEST(ReductionResizeTest, BilinearOverBothSpatialAxes) {
   Tensor x = Make<float>({1, 1, 2, 2}, {0, 2, 4, 6});
-  Tensor sizes = Axes({1, 1, 3, 3});
+  Tensor sizes = I64({1, 1, 3, 3});
   // align_corners: rows and columns at 0, 0.5, 1.
-  ExpectNear(
-      Values<float>(RunOne("Resize", 13, ResizeAttrs("linear", "align_corners"),
-                           {&x, nullptr, nullptr, &sizes}, 2)),
-      {0, 1, 2, 2, 3, 4, 4, 5, 6});
+  Attributes align_corners = ResizeAttrs("linear", "align_corners");
+  OpNode resize{"Resize", {&x, nullptr, nullptr, &sizes}, align_corners, 13};
+  resize.threads = 2;
+  ExpectNearAbsolute(Values<float>(resize.Out()), {0, 1, 2, 2, 3, 4, 4, 5, 6});
 }
 
 TEST(ReductionResizeTest, CropAndResizeExtrapolates) {
   // roi [0.5, 1.5] over width 4: coordinates 1.5, 3, 4.5 (outside).
   Tensor x = Make<float>({4}, {0, 1, 2, 3});
   Tensor roi = Make<float>({2}, {0.5f, 1.5f});
-  Tensor sizes = Axes({3});
+  Tensor sizes = I64({3});
   Attributes a = ResizeAttrs("linear", "tf_crop_and_resize");
   a.Set("extrapolation_value", 9.0f);
-  ExpectNear(
-      Values<float>(RunOne("Resize", 13, a, {&x, &roi, nullptr, &sizes})),
+  ExpectNearAbsolute(
+      Values<float>(OpNode{"Resize", {&x, &roi, nullptr, &sizes}, a, 13}.Out()),
       {1.5f, 3, 9});
 }
 
 TEST(ReductionResizeTest, CubicKeepsConstantsConstant) {
   Tensor x = Make<float>({1, 1, 3, 3}, std::vector<float>(9, 2.0f));
   Tensor scales = Make<float>({4}, {1, 1, 1.5f, 2});
-  Tensor y = RunOne("Resize", 13, ResizeAttrs("cubic", "half_pixel"),
-                    {&x, nullptr, &scales});
+  Attributes cubic = ResizeAttrs("cubic", "half_pixel");
+  Tensor y = OpNode{"Resize", {&x, nullptr, &scales}, cubic, 13}.Out();
   EXPECT_EQ(y.shape(), (Shape{1, 1, 4, 6}));
-  ExpectNear(Values<float>(y), std::vector<float>(24, 2.0f));
+  ExpectNearAbsolute(Values<float>(y), std::vector<float>(24, 2.0f));
 }
 
 TEST(ReductionResizeTest, EmptyScalesAtOpset11MeanSizes) {
   Tensor x = Make<uint8_t>({1, 2}, {7, 9});
   Tensor roi = Make<float>({0}, {});
   Tensor scales = Make<float>({0}, {});
-  Tensor sizes = Axes({2, 4});
+  Tensor sizes = I64({2, 4});
   Attributes a;
   a.Set("mode", std::string("nearest"));
-  Tensor y = RunOne("Resize", 11, a, {&x, &roi, &scales, &sizes});
+  Tensor y = OpNode{"Resize", {&x, &roi, &scales, &sizes}, a, 11}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 4}));
   EXPECT_EQ(Values<uint8_t>(y), (std::vector<uint8_t>{7, 7, 9, 9, 7, 7, 9, 9}));
 }
@@ -513,56 +479,57 @@ TEST(ReductionResizeTest, Opset10AndUpsampleScaleAsymmetrically) {
   Attributes nearest;
   nearest.Set("mode", std::string("nearest"));
   const std::vector<float> repeated = {1, 1, 2, 2, 3, 3};
-  EXPECT_EQ(Values<float>(RunOne("Resize", 10, nearest, {&x, &scales})),
+  EXPECT_EQ(Values<float>(OpNode{"Resize", {&x, &scales}, nearest, 10}.Out()),
             repeated);
-  EXPECT_EQ(Values<float>(RunOne("Upsample", 9, nearest, {&x, &scales})),
+  EXPECT_EQ(Values<float>(OpNode{"Upsample", {&x, &scales}, nearest, 9}.Out()),
             repeated);
   Attributes upsample7 = nearest;
   upsample7.Set("scales", std::vector<float>{1, 2});
-  EXPECT_EQ(Values<float>(RunOne("Upsample", 7, upsample7, {&x})), repeated);
+  EXPECT_EQ(Values<float>(OpNode{"Upsample", {&x}, upsample7, 7}.Out()),
+            repeated);
   Attributes linear;
   linear.Set("mode", std::string("linear"));
   // Asymmetric: coordinates 0, 0.5, 1, 1.5, 2, 2.5 (clamped to 2).
-  ExpectNear(Values<float>(RunOne("Resize", 10, linear, {&x, &scales})),
-             {1, 1.5f, 2, 2.5f, 3, 3});
+  ExpectNearAbsolute(
+      Values<float>(OpNode{"Resize", {&x, &scales}, linear, 10}.Out()),
+      {1, 1.5f, 2, 2.5f, 3, 3});
 }
 
 TEST(ReductionResizeTest, BadInputsAreInvalidArgument) {
   Tensor x = Make<float>({1, 1, 2, 2}, {1, 2, 3, 4});
   Tensor scales = Make<float>({4}, {1, 1, 2, 2});
-  Tensor sizes = Axes({1, 1, 4, 4});
+  Tensor sizes = I64({1, 1, 4, 4});
   Attributes nearest = ResizeAttrs("nearest", "half_pixel");
   EXPECT_EQ(
-      CodeOf(RunNode("Resize", 13, nearest, {&x, nullptr, &scales, &sizes})),
+      (OpNode{"Resize", {&x, nullptr, &scales, &sizes}, nearest, 13}.Code()),
       StatusCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(RunNode("Resize", 13, nearest, {&x})),
+  EXPECT_EQ((OpNode{"Resize", {&x}, nearest, 13}.Code()),
             StatusCode::kInvalidArgument);
   Tensor short_scales = Make<float>({2}, {2, 2});
   EXPECT_EQ(
-      CodeOf(RunNode("Resize", 13, nearest, {&x, nullptr, &short_scales})),
+      (OpNode{"Resize", {&x, nullptr, &short_scales}, nearest, 13}.Code()),
       StatusCode::kInvalidArgument);
   Tensor negative = Make<float>({4}, {1, 1, -2, 2});
-  EXPECT_EQ(CodeOf(RunNode("Resize", 13, nearest, {&x, nullptr, &negative})),
+  EXPECT_EQ((OpNode{"Resize", {&x, nullptr, &negative}, nearest, 13}.Code()),
             StatusCode::kInvalidArgument);
   Tensor int_scales = Make<int64_t>({4}, {1, 1, 2, 2});
-  EXPECT_EQ(CodeOf(RunNode("Resize", 13, nearest, {&x, nullptr, &int_scales})),
+  EXPECT_EQ((OpNode{"Resize", {&x, nullptr, &int_scales}, nearest, 13}.Code()),
             StatusCode::kInvalidArgument);
-  auto r = RunNode("Resize", 13, ResizeAttrs("bicubic", "half_pixel"),
-                   {&x, nullptr, &scales});
-  EXPECT_EQ(CodeOf(r), StatusCode::kInvalidArgument);
+  Attributes bicubic = ResizeAttrs("bicubic", "half_pixel");
+  auto r = OpNode{"Resize", {&x, nullptr, &scales}, bicubic, 13}.Run();
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("mode"), std::string::npos) << r.status();
-  EXPECT_EQ(
-      CodeOf(RunNode("Resize", 13, ResizeAttrs("linear", "tf_crop_and_resize"),
-                     {&x, nullptr, nullptr, &sizes})),
-      StatusCode::kInvalidArgument);
+  Attributes crop = ResizeAttrs("linear", "tf_crop_and_resize");
+  EXPECT_EQ((OpNode{"Resize", {&x, nullptr, nullptr, &sizes}, crop, 13}.Code()),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(ReductionResizeTest, LinearOnIntegersIsUnimplemented) {
   Tensor x = Make<uint8_t>({1, 2}, {7, 9});
-  Tensor sizes = Axes({2, 4});
-  auto r = RunNode("Resize", 13, ResizeAttrs("linear", "half_pixel"),
-                   {&x, nullptr, nullptr, &sizes});
-  EXPECT_EQ(CodeOf(r), StatusCode::kUnimplemented);
+  Tensor sizes = I64({2, 4});
+  Attributes linear = ResizeAttrs("linear", "half_pixel");
+  auto r = OpNode{"Resize", {&x, nullptr, nullptr, &sizes}, linear, 13}.Run();
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(r.status().message().find("uint8"), std::string::npos)
       << r.status();
 }

@@ -7,19 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/eval_node.h"
 #include "ops/op_schema.h"
+#include "unit/ops/op_test_util.h"
 
 namespace tensorpod::internal {
 namespace {
-
-template <typename T>
-Tensor Make(const Shape& shape, const std::vector<T>& values) {
-  Tensor t = Tensor::Empty(DTypeOf<T>::value, shape).value();
-  EXPECT_EQ(static_cast<int64_t>(values.size()), t.num_elements());
-  for (size_t i = 0; i < values.size(); ++i) t.data<T>()[i] = values[i];
-  return t;
-}
 
 // 0, 1, 2, ... as T.
 template <typename T>
@@ -29,45 +21,8 @@ Tensor Iota(const Shape& shape) {
   return Make<T>(shape, v);
 }
 
-Tensor I64(const std::vector<int64_t>& v) {
-  return Make<int64_t>({static_cast<int64_t>(v.size())}, v);
-}
-
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  EXPECT_EQ(t.dtype(), DTypeOf<T>::value);
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
-}
-
-struct Node {
-  std::string op;
-  std::vector<const Tensor*> inputs;
-  Attributes attrs;
-  int opset = 17;
-  int num_outputs = 1;
-  int threads = 1;
-
-  StatusOr<std::vector<Tensor>> Run() const {
-    EvalNodeArgs args;
-    args.op_type = op;
-    args.name = "n1";
-    args.opset = opset;
-    args.attrs = &attrs;
-    args.inputs = inputs;
-    args.num_outputs = num_outputs;
-    args.threads = threads;
-    return EvaluateNodeOnCpu(args);
-  }
-  // The single output; fails the test on error.
-  Tensor Out() const {
-    auto r = Run();
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? (*r)[0] : Tensor();
-  }
-};
-
 // Expects `code` with a message mentioning every one of `needles`.
-void ExpectError(const Node& n, StatusCode code,
+void ExpectError(const OpNode& n, StatusCode code,
                  std::vector<std::string> needles) {
   auto r = n.Run();
   ASSERT_FALSE(r.ok()) << n.op << " unexpectedly succeeded";
@@ -78,7 +33,7 @@ void ExpectError(const Node& n, StatusCode code,
   }
 }
 
-void ExpectInvalid(const Node& n, std::vector<std::string> needles) {
+void ExpectInvalid(const OpNode& n, std::vector<std::string> needles) {
   ExpectError(n, StatusCode::kInvalidArgument, std::move(needles));
 }
 
@@ -87,7 +42,7 @@ void ExpectInvalid(const Node& n, std::vector<std::string> needles) {
 TEST(TensorOpsTest, ReshapeInfersMinusOneAndCopiesZero) {
   Tensor x = Iota<float>({2, 3, 4});
   Tensor shape = I64({0, -1, 2});
-  Node n{"Reshape", {&x, &shape}};
+  OpNode n{"Reshape", {&x, &shape}};
   Tensor y = n.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 6, 2}));
   EXPECT_EQ(Values<float>(y), Values<float>(x));
@@ -96,7 +51,7 @@ TEST(TensorOpsTest, ReshapeInfersMinusOneAndCopiesZero) {
 TEST(TensorOpsTest, ReshapeInt64AndInt32Shape) {
   Tensor x = Iota<int64_t>({6});
   Tensor shape = Make<int32_t>({2}, {3, 2});
-  Tensor y = Node{"Reshape", {&x, &shape}}.Out();
+  Tensor y = OpNode{"Reshape", {&x, &shape}}.Out();
   EXPECT_EQ(y.shape(), (Shape{3, 2}));
   EXPECT_EQ(Values<int64_t>(y), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
 }
@@ -104,7 +59,7 @@ TEST(TensorOpsTest, ReshapeInt64AndInt32Shape) {
 TEST(TensorOpsTest, ReshapeAllowZeroKeepsZero) {
   Tensor x = Make<float>({0, 3, 4}, {});
   Tensor shape = I64({3, 4, 0});
-  Node n{"Reshape", {&x, &shape}};
+  OpNode n{"Reshape", {&x, &shape}};
   n.attrs.Set("allowzero", int64_t{1});
   n.opset = 14;
   EXPECT_EQ(n.Out().shape(), (Shape{3, 4, 0}));
@@ -126,7 +81,7 @@ TEST(TensorOpsTest, ReshapeErrors) {
   Tensor indivisible = I64({5, -1});
   ExpectInvalid({"Reshape", {&x, &indivisible}}, {"cannot hold"});
   Tensor zero_and_minus = I64({0, -1});
-  Node allow{"Reshape", {&x, &zero_and_minus}};
+  OpNode allow{"Reshape", {&x, &zero_and_minus}};
   allow.attrs.Set("allowzero", int64_t{1});
   ExpectInvalid(allow, {"allowzero"});
   Tensor float_shape = Make<float>({2}, {4, 6});
@@ -137,29 +92,29 @@ TEST(TensorOpsTest, FlattenAxes) {
   Tensor x = Iota<float>({2, 3, 4, 5});
   for (auto [axis, outer] : std::vector<std::pair<int64_t, int64_t>>{
            {0, 1}, {1, 2}, {2, 6}, {3, 24}, {4, 120}, {-1, 24}, {-4, 1}}) {
-    Node n{"Flatten", {&x}};
+    OpNode n{"Flatten", {&x}};
     n.attrs.Set("axis", axis);
     Tensor y = n.Out();
     EXPECT_EQ(y.shape(), (Shape{outer, 120 / outer})) << "axis " << axis;
     EXPECT_EQ(Values<float>(y), Values<float>(x));
   }
-  Node bad{"Flatten", {&x}};
+  OpNode bad{"Flatten", {&x}};
   bad.attrs.Set("axis", int64_t{5});
   ExpectInvalid(bad, {"\"axis\"", "5"});
 }
 
 TEST(TensorOpsTest, SqueezeAttributeAndInput) {
   Tensor x = Iota<float>({1, 3, 1, 2});
-  Node old_form{"Squeeze", {&x}};
+  OpNode old_form{"Squeeze", {&x}};
   old_form.opset = 11;
   old_form.attrs.Set("axes", std::vector<int64_t>{0});
   EXPECT_EQ(old_form.Out().shape(), (Shape{3, 1, 2}));
   Tensor axes = I64({-2});
-  Node new_form{"Squeeze", {&x, &axes}};
+  OpNode new_form{"Squeeze", {&x, &axes}};
   Tensor y = new_form.Out();
   EXPECT_EQ(y.shape(), (Shape{1, 3, 2}));
   EXPECT_EQ(Values<float>(y), Values<float>(x));
-  EXPECT_EQ(Node({"Squeeze", {&x}}).Out().shape(), (Shape{3, 2}));
+  EXPECT_EQ(OpNode({"Squeeze", {&x}}).Out().shape(), (Shape{3, 2}));
 }
 
 TEST(TensorOpsTest, SqueezeErrors) {
@@ -174,16 +129,17 @@ TEST(TensorOpsTest, SqueezeErrors) {
 
 TEST(TensorOpsTest, UnsqueezeAttributeAndInput) {
   Tensor x = Iota<int64_t>({3, 4, 5});
-  Node old_form{"Unsqueeze", {&x}};
+  OpNode old_form{"Unsqueeze", {&x}};
   old_form.opset = 11;
   old_form.attrs.Set("axes", std::vector<int64_t>{3});
   EXPECT_EQ(old_form.Out().shape(), (Shape{3, 4, 5, 1}));
   Tensor axes = I64({5, 4, 2});
-  Tensor y = Node{"Unsqueeze", {&x, &axes}}.Out();
+  Tensor y = OpNode{"Unsqueeze", {&x, &axes}}.Out();
   EXPECT_EQ(y.shape(), (Shape{3, 4, 1, 5, 1, 1}));
   EXPECT_EQ(Values<int64_t>(y), Values<int64_t>(x));
   Tensor neg = I64({-1});
-  EXPECT_EQ(Node({"Unsqueeze", {&x, &neg}}).Out().shape(), (Shape{3, 4, 5, 1}));
+  EXPECT_EQ(OpNode({"Unsqueeze", {&x, &neg}}).Out().shape(),
+            (Shape{3, 4, 5, 1}));
 }
 
 TEST(TensorOpsTest, UnsqueezeErrors) {
@@ -193,7 +149,7 @@ TEST(TensorOpsTest, UnsqueezeErrors) {
   Tensor out_of_range = I64({2});
   ExpectInvalid({"Unsqueeze", {&x, &out_of_range}},
                 {"axis 2", "output rank 2"});
-  Node no_axes{"Unsqueeze", {&x}};
+  OpNode no_axes{"Unsqueeze", {&x}};
   no_axes.opset = 11;
   ExpectInvalid(no_axes, {"axes"});
 }
@@ -226,7 +182,7 @@ std::vector<T> NaiveTranspose(const Tensor& in,
 
 TEST(TensorOpsTest, TransposeDefaultReverses) {
   Tensor x = Iota<float>({2, 3});
-  Tensor y = Node{"Transpose", {&x}}.Out();
+  Tensor y = OpNode{"Transpose", {&x}}.Out();
   EXPECT_EQ(y.shape(), (Shape{3, 2}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{0, 3, 1, 4, 2, 5}));
 }
@@ -237,7 +193,7 @@ void CheckAllPermutations(const Shape& shape, int threads) {
   std::vector<int64_t> perm(shape.size());
   std::iota(perm.begin(), perm.end(), 0);
   do {
-    Node n{"Transpose", {&x}};
+    OpNode n{"Transpose", {&x}};
     n.attrs.Set("perm", perm);
     n.threads = threads;
     Tensor y = n.Out();
@@ -263,7 +219,7 @@ TEST(TensorOpsTest, TransposeLargeTiledAndThreaded) {
   CheckAllPermutations<uint8_t>({33, 65}, 2);
   // Attention's [0,2,1,3] keeps rows contiguous.
   Tensor x = Iota<float>({2, 40, 8, 16});
-  Node n{"Transpose", {&x}};
+  OpNode n{"Transpose", {&x}};
   n.attrs.Set("perm", std::vector<int64_t>{0, 2, 1, 3});
   n.threads = 4;
   EXPECT_EQ(Values<float>(n.Out()), NaiveTranspose<float>(x, {0, 2, 1, 3}));
@@ -271,16 +227,16 @@ TEST(TensorOpsTest, TransposeLargeTiledAndThreaded) {
 
 TEST(TensorOpsTest, TransposeBool) {
   Tensor x = Make<bool>({2, 2}, {true, false, true, true});
-  Tensor y = Node{"Transpose", {&x}}.Out();
+  Tensor y = OpNode{"Transpose", {&x}}.Out();
   EXPECT_EQ(Values<bool>(y), (std::vector<bool>{true, true, false, true}));
 }
 
 TEST(TensorOpsTest, TransposeBadPerm) {
   Tensor x = Iota<float>({2, 3});
-  Node dup{"Transpose", {&x}};
+  OpNode dup{"Transpose", {&x}};
   dup.attrs.Set("perm", std::vector<int64_t>{0, 0});
   ExpectInvalid(dup, {"n1", "\"perm\"", "not a permutation"});
-  Node short_perm{"Transpose", {&x}};
+  OpNode short_perm{"Transpose", {&x}};
   short_perm.attrs.Set("perm", std::vector<int64_t>{0});
   ExpectInvalid(short_perm, {"rank 2"});
 }
@@ -290,7 +246,7 @@ TEST(TensorOpsTest, TransposeBadPerm) {
 TEST(TensorOpsTest, ConcatAxes) {
   Tensor a = Make<float>({2, 2}, {1, 2, 3, 4});
   Tensor b = Make<float>({2, 1}, {5, 6});
-  Node n{"Concat", {&a, &b}};
+  OpNode n{"Concat", {&a, &b}};
   n.attrs.Set("axis", int64_t{-1});
   Tensor y = n.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 3}));
@@ -299,7 +255,7 @@ TEST(TensorOpsTest, ConcatAxes) {
   Tensor c = I64({1, 2});
   Tensor d = I64({});
   Tensor e = I64({3});
-  Node ints{"Concat", {&c, &d, &e}};
+  OpNode ints{"Concat", {&c, &d, &e}};
   ints.attrs.Set("axis", int64_t{0});
   EXPECT_EQ(Values<int64_t>(ints.Out()), (std::vector<int64_t>{1, 2, 3}));
 }
@@ -307,22 +263,22 @@ TEST(TensorOpsTest, ConcatAxes) {
 TEST(TensorOpsTest, ConcatErrors) {
   Tensor a = Iota<float>({2, 2});
   Tensor b = Iota<float>({3, 1});
-  Node mismatch{"Concat", {&a, &b}};
+  OpNode mismatch{"Concat", {&a, &b}};
   mismatch.attrs.Set("axis", int64_t{1});
   ExpectInvalid(mismatch, {"n1", "input 1", "[3,1]"});
   Tensor c = Iota<int64_t>({2, 2});
-  Node dtypes{"Concat", {&a, &c}};
+  OpNode dtypes{"Concat", {&a, &c}};
   dtypes.attrs.Set("axis", int64_t{0});
   ExpectInvalid(dtypes, {"int64", "float32"});
   ExpectInvalid({"Concat", {&a, &a}}, {"\"axis\""});
-  Node bad_axis{"Concat", {&a, &a}};
+  OpNode bad_axis{"Concat", {&a, &a}};
   bad_axis.attrs.Set("axis", int64_t{2});
   ExpectInvalid(bad_axis, {"axis 2"});
 }
 
 TEST(TensorOpsTest, SplitEqualAndVariable) {
   Tensor x = Iota<float>({2, 6});
-  Node equal{"Split", {&x}};
+  OpNode equal{"Split", {&x}};
   equal.attrs.Set("axis", int64_t{1});
   equal.num_outputs = 3;
   auto parts = equal.Run();
@@ -331,7 +287,7 @@ TEST(TensorOpsTest, SplitEqualAndVariable) {
   EXPECT_EQ(Values<float>((*parts)[2]), (std::vector<float>{4, 5, 10, 11}));
 
   Tensor split = I64({2, 4});
-  Node input_form{"Split", {&x, &split}};
+  OpNode input_form{"Split", {&x, &split}};
   input_form.attrs.Set("axis", int64_t{-1});
   input_form.num_outputs = 2;
   parts = input_form.Run();
@@ -340,7 +296,7 @@ TEST(TensorOpsTest, SplitEqualAndVariable) {
   EXPECT_EQ(Values<float>((*parts)[1]),
             (std::vector<float>{2, 3, 4, 5, 8, 9, 10, 11}));
 
-  Node attr_form{"Split", {&x}};
+  OpNode attr_form{"Split", {&x}};
   attr_form.opset = 11;
   attr_form.attrs.Set("split", std::vector<int64_t>{1, 1});
   attr_form.num_outputs = 2;
@@ -351,7 +307,7 @@ TEST(TensorOpsTest, SplitEqualAndVariable) {
 
   Tensor empty = Make<float>({0}, {});
   Tensor zeros = I64({0, 0, 0});
-  Node zero{"Split", {&empty, &zeros}};
+  OpNode zero{"Split", {&empty, &zeros}};
   zero.num_outputs = 3;
   parts = zero.Run();
   ASSERT_TRUE(parts.ok()) << parts.status();
@@ -361,18 +317,18 @@ TEST(TensorOpsTest, SplitEqualAndVariable) {
 TEST(TensorOpsTest, SplitErrors) {
   Tensor x = Iota<float>({6});
   Tensor bad_sum = I64({2, 3});
-  Node n{"Split", {&x, &bad_sum}};
+  OpNode n{"Split", {&x, &bad_sum}};
   n.num_outputs = 2;
   ExpectInvalid(n, {"n1", "[2,3]", "size 6"});
   Tensor wrong_count = I64({6});
-  Node count{"Split", {&x, &wrong_count}};
+  OpNode count{"Split", {&x, &wrong_count}};
   count.num_outputs = 2;
   ExpectInvalid(count, {"2 outputs"});
-  Node uneven{"Split", {&x}};
+  OpNode uneven{"Split", {&x}};
   uneven.num_outputs = 4;
   ExpectInvalid(uneven, {"4 equal parts"});
   Tensor negative = I64({-1, 7});
-  Node neg{"Split", {&x, &negative}};
+  OpNode neg{"Split", {&x, &negative}};
   neg.num_outputs = 2;
   ExpectInvalid(neg, {"[-1,7]"});
 }
@@ -383,7 +339,7 @@ TEST(TensorOpsTest, SliceBasicAndDefaults) {
   Tensor x = Iota<float>({3, 4});
   Tensor starts = I64({1, 1});
   Tensor ends = I64({3, 3});
-  Tensor y = Node{"Slice", {&x, &starts, &ends}}.Out();
+  Tensor y = OpNode{"Slice", {&x, &starts, &ends}}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 2}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{5, 6, 9, 10}));
 }
@@ -395,19 +351,20 @@ TEST(TensorOpsTest, SliceNegativeStepsAndClamping) {
   Tensor ends = I64({-100, 0});
   Tensor axes = I64({0, 1});
   Tensor steps = I64({-1, -2});
-  Tensor y = Node{"Slice", {&x, &starts, &ends, &axes, &steps}}.Out();
+  Tensor y = OpNode{"Slice", {&x, &starts, &ends, &axes, &steps}}.Out();
   EXPECT_EQ(y.shape(), (Shape{3, 2}));
   EXPECT_EQ(Values<int32_t>(y), (std::vector<int32_t>{11, 9, 7, 5, 3, 1}));
 
   Tensor s2 = I64({1000});
   Tensor e2 = I64({1000});
   Tensor a2 = I64({-1});
-  EXPECT_EQ(Node({"Slice", {&x, &s2, &e2, &a2}}).Out().shape(), (Shape{3, 0}));
+  EXPECT_EQ(OpNode({"Slice", {&x, &s2, &e2, &a2}}).Out().shape(),
+            (Shape{3, 0}));
 
   Tensor s3 = I64({0});
   Tensor e3 = I64({-1});
   Tensor a3 = I64({1});
-  Tensor y3 = Node{"Slice", {&x, &s3, &e3, &a3}}.Out();
+  Tensor y3 = OpNode{"Slice", {&x, &s3, &e3, &a3}}.Out();
   EXPECT_EQ(Values<int32_t>(y3),
             (std::vector<int32_t>{0, 1, 2, 4, 5, 6, 8, 9, 10}));
 }
@@ -418,16 +375,16 @@ TEST(TensorOpsTest, SliceExtremeSteps) {
   Tensor ends = I64({INT64_MIN});
   Tensor axes = I64({0});
   Tensor steps = I64({INT64_MIN});
-  Tensor y = Node{"Slice", {&x, &starts, &ends, &axes, &steps}}.Out();
+  Tensor y = OpNode{"Slice", {&x, &starts, &ends, &axes, &steps}}.Out();
   EXPECT_EQ(Values<float>(y), (std::vector<float>{4}));
   Tensor big = I64({3});
-  Tensor y2 = Node{"Slice", {&x, &ends, &starts, &axes, &big}}.Out();
+  Tensor y2 = OpNode{"Slice", {&x, &ends, &starts, &axes, &big}}.Out();
   EXPECT_EQ(Values<float>(y2), (std::vector<float>{0, 3}));
 }
 
 TEST(TensorOpsTest, SliceOpset9Attributes) {
   Tensor x = Iota<float>({3, 4});
-  Node n{"Slice", {&x}};
+  OpNode n{"Slice", {&x}};
   n.opset = 9;
   n.attrs.Set("starts", std::vector<int64_t>{1});
   n.attrs.Set("ends", std::vector<int64_t>{-1});
@@ -453,7 +410,7 @@ TEST(TensorOpsTest, SliceErrors) {
   Tensor e2 = I64({1, 1});
   Tensor dup = I64({1, -1});
   ExpectInvalid({"Slice", {&x, &s2, &e2, &dup}}, {"twice"});
-  Node missing{"Slice", {&x}};
+  OpNode missing{"Slice", {&x}};
   ExpectInvalid(missing, {"starts"});
 }
 
@@ -462,19 +419,19 @@ TEST(TensorOpsTest, SliceErrors) {
 TEST(TensorOpsTest, GatherAxesAndNegativeIndices) {
   Tensor x = Iota<float>({3, 3});
   Tensor idx = Make<int64_t>({1, 2}, {0, 2});
-  Node n{"Gather", {&x, &idx}};
+  OpNode n{"Gather", {&x, &idx}};
   n.attrs.Set("axis", int64_t{1});
   Tensor y = n.Out();
   EXPECT_EQ(y.shape(), (Shape{3, 1, 2}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{0, 2, 3, 5, 6, 8}));
 
   Tensor neg = Make<int32_t>({2}, {-1, 0});
-  Tensor rows = Node{"Gather", {&x, &neg}}.Out();
+  Tensor rows = OpNode{"Gather", {&x, &neg}}.Out();
   EXPECT_EQ(Values<float>(rows), (std::vector<float>{6, 7, 8, 0, 1, 2}));
 
   Tensor scalar = Make<int64_t>({}, {1});
   Tensor shape = I64({7, 8, 9});
-  Tensor picked = Node{"Gather", {&shape, &scalar}}.Out();
+  Tensor picked = OpNode{"Gather", {&shape, &scalar}}.Out();
   EXPECT_EQ(picked.shape(), Shape{});
   EXPECT_EQ(Values<int64_t>(picked), (std::vector<int64_t>{8}));
 }
@@ -488,7 +445,7 @@ TEST(TensorOpsTest, GatherErrors) {
   ExpectInvalid({"Gather", {&x, &big}}, {"index 10"});
   Tensor float_idx = Make<float>({1}, {0});
   ExpectInvalid({"Gather", {&x, &float_idx}}, {"\"indices\"", "float32"});
-  Node bad_axis{"Gather", {&x, &idx}};
+  OpNode bad_axis{"Gather", {&x, &idx}};
   bad_axis.attrs.Set("axis", int64_t{1});
   ExpectInvalid(bad_axis, {"axis 1"});
 }
@@ -497,17 +454,17 @@ TEST(TensorOpsTest, GatherErrors) {
 
 TEST(TensorOpsTest, ShapeStartEnd) {
   Tensor x = Iota<float>({3, 4, 5});
-  EXPECT_EQ(Values<int64_t>(Node({"Shape", {&x}}).Out()),
+  EXPECT_EQ(Values<int64_t>(OpNode({"Shape", {&x}}).Out()),
             (std::vector<int64_t>{3, 4, 5}));
-  Node sliced{"Shape", {&x}};
+  OpNode sliced{"Shape", {&x}};
   sliced.attrs.Set("start", int64_t{1});
   sliced.attrs.Set("end", int64_t{-1});
   EXPECT_EQ(Values<int64_t>(sliced.Out()), (std::vector<int64_t>{4}));
-  Node clipped{"Shape", {&x}};
+  OpNode clipped{"Shape", {&x}};
   clipped.attrs.Set("start", int64_t{-10});
   clipped.attrs.Set("end", int64_t{10});
   EXPECT_EQ(Values<int64_t>(clipped.Out()), (std::vector<int64_t>{3, 4, 5}));
-  Node empty{"Shape", {&x}};
+  OpNode empty{"Shape", {&x}};
   empty.attrs.Set("start", int64_t{2});
   empty.attrs.Set("end", int64_t{1});
   EXPECT_EQ(empty.Out().shape(), (Shape{0}));
@@ -517,7 +474,7 @@ TEST(TensorOpsTest, ShapeStartEnd) {
 
 TEST(TensorOpsTest, Size) {
   Tensor x = Iota<uint8_t>({3, 4, 5});
-  Tensor y = Node{"Size", {&x}}.Out();
+  Tensor y = OpNode{"Size", {&x}}.Out();
   EXPECT_EQ(y.shape(), Shape{});
   EXPECT_EQ(Values<int64_t>(y), (std::vector<int64_t>{60}));
 }
@@ -527,12 +484,12 @@ TEST(TensorOpsTest, Size) {
 TEST(TensorOpsTest, ExpandBroadcastsBothWays) {
   Tensor x = Make<float>({3, 1}, {1, 2, 3});
   Tensor shape = I64({2, 1, 2});
-  Tensor y = Node{"Expand", {&x, &shape}}.Out();
+  Tensor y = OpNode{"Expand", {&x, &shape}}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 3, 2}));
   EXPECT_EQ(Values<float>(y),
             (std::vector<float>{1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3}));
   Tensor smaller = I64({1});
-  EXPECT_EQ(Node({"Expand", {&x, &smaller}}).Out().shape(), (Shape{3, 1}));
+  EXPECT_EQ(OpNode({"Expand", {&x, &smaller}}).Out().shape(), (Shape{3, 1}));
 }
 
 TEST(TensorOpsTest, ExpandErrors) {
@@ -549,16 +506,16 @@ TEST(TensorOpsTest, ExpandErrors) {
 TEST(TensorOpsTest, TileRepeats) {
   Tensor x = Make<float>({2, 2}, {0, 1, 2, 3});
   Tensor reps = I64({2, 2});
-  Tensor y = Node{"Tile", {&x, &reps}}.Out();
+  Tensor y = OpNode{"Tile", {&x, &reps}}.Out();
   EXPECT_EQ(y.shape(), (Shape{4, 4}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{0, 1, 0, 1, 2, 3, 2, 3, 0, 1,
                                                   0, 1, 2, 3, 2, 3}));
   Tensor one_d = Make<int16_t>({3}, {1, 2, 3});
   Tensor three = I64({3});
-  EXPECT_EQ(Values<int16_t>(Node({"Tile", {&one_d, &three}}).Out()),
+  EXPECT_EQ(Values<int16_t>(OpNode({"Tile", {&one_d, &three}}).Out()),
             (std::vector<int16_t>{1, 2, 3, 1, 2, 3, 1, 2, 3}));
   Tensor zero = I64({0, 1});
-  EXPECT_EQ(Node({"Tile", {&x, &zero}}).Out().shape(), (Shape{0, 2}));
+  EXPECT_EQ(OpNode({"Tile", {&x, &zero}}).Out().shape(), (Shape{0, 2}));
 }
 
 TEST(TensorOpsTest, TileErrors) {
@@ -577,16 +534,16 @@ TEST(TensorOpsTest, TileErrors) {
 
 TEST(TensorOpsTest, ConstantOfShape) {
   Tensor shape = I64({2, 3});
-  Tensor y = Node{"ConstantOfShape", {&shape}}.Out();
+  Tensor y = OpNode{"ConstantOfShape", {&shape}}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 3}));
   EXPECT_EQ(Values<float>(y), std::vector<float>(6, 0.0f));
 
-  Node ints{"ConstantOfShape", {&shape}};
+  OpNode ints{"ConstantOfShape", {&shape}};
   ints.attrs.Set("value", Make<int32_t>({1}, {7}));
   EXPECT_EQ(Values<int32_t>(ints.Out()), std::vector<int32_t>(6, 7));
 
   Tensor scalar_shape = I64({});
-  Node scalar{"ConstantOfShape", {&scalar_shape}};
+  OpNode scalar{"ConstantOfShape", {&scalar_shape}};
   scalar.attrs.Set("value", Make<double>({1}, {2.5}));
   Tensor s = scalar.Out();
   EXPECT_EQ(s.shape(), Shape{});
@@ -599,37 +556,37 @@ TEST(TensorOpsTest, ConstantOfShapeErrors) {
   Tensor huge = I64({INT64_MAX, 3});
   ExpectInvalid({"ConstantOfShape", {&huge}}, {"int64"});
   Tensor shape = I64({2});
-  Node two{"ConstantOfShape", {&shape}};
+  OpNode two{"ConstantOfShape", {&shape}};
   two.attrs.Set("value", Make<float>({2}, {1, 2}));
   ExpectInvalid(two, {"one element"});
 }
 
 TEST(TensorOpsTest, ConstantForms) {
-  Node tensor{"Constant", {}};
+  OpNode tensor{"Constant", {}};
   tensor.attrs.Set("value", Make<float>({2}, {1.5f, 2.5f}));
   EXPECT_EQ(Values<float>(tensor.Out()), (std::vector<float>{1.5f, 2.5f}));
-  Node f{"Constant", {}};
+  OpNode f{"Constant", {}};
   f.attrs.Set("value_float", 3.0f);
   EXPECT_EQ(f.Out().shape(), Shape{});
   EXPECT_EQ(Values<float>(f.Out()), (std::vector<float>{3.0f}));
-  Node fs{"Constant", {}};
+  OpNode fs{"Constant", {}};
   fs.attrs.Set("value_floats", std::vector<float>{1, 2});
   EXPECT_EQ(Values<float>(fs.Out()), (std::vector<float>{1, 2}));
-  Node i{"Constant", {}};
+  OpNode i{"Constant", {}};
   i.attrs.Set("value_int", int64_t{-4});
   EXPECT_EQ(Values<int64_t>(i.Out()), (std::vector<int64_t>{-4}));
-  Node is{"Constant", {}};
+  OpNode is{"Constant", {}};
   is.attrs.Set("value_ints", std::vector<int64_t>{5, 6, 7});
   EXPECT_EQ(Values<int64_t>(is.Out()), (std::vector<int64_t>{5, 6, 7}));
 }
 
 TEST(TensorOpsTest, ConstantErrors) {
-  Node str{"Constant", {}};
+  OpNode str{"Constant", {}};
   str.attrs.Set("value_string", std::string("hi"));
   ExpectError(str, StatusCode::kUnimplemented, {"n1", "value_string"});
-  Node none{"Constant", {}};
+  OpNode none{"Constant", {}};
   ExpectInvalid(none, {"exactly one"});
-  Node two{"Constant", {}};
+  OpNode two{"Constant", {}};
   two.attrs.Set("value_int", int64_t{1});
   two.attrs.Set("value_float", 1.0f);
   ExpectInvalid(two, {"got 2"});
@@ -639,19 +596,19 @@ TEST(TensorOpsTest, RangeTypes) {
   Tensor s = Make<float>({}, {1});
   Tensor l = Make<float>({}, {5});
   Tensor d = Make<float>({}, {2});
-  Tensor y = Node{"Range", {&s, &l, &d}}.Out();
+  Tensor y = OpNode{"Range", {&s, &l, &d}}.Out();
   EXPECT_EQ(Values<float>(y), (std::vector<float>{1, 3}));
 
   Tensor si = Make<int32_t>({}, {10});
   Tensor li = Make<int32_t>({}, {6});
   Tensor di = Make<int32_t>({}, {-3});
-  EXPECT_EQ(Values<int32_t>(Node({"Range", {&si, &li, &di}}).Out()),
+  EXPECT_EQ(Values<int32_t>(OpNode({"Range", {&si, &li, &di}}).Out()),
             (std::vector<int32_t>{10, 7}));
 
   Tensor s64 = Make<int64_t>({}, {0});
   Tensor l64 = Make<int64_t>({}, {-5});
   Tensor d64 = Make<int64_t>({}, {1});
-  EXPECT_EQ(Node({"Range", {&s64, &l64, &d64}}).Out().shape(), (Shape{0}));
+  EXPECT_EQ(OpNode({"Range", {&s64, &l64, &d64}}).Out().shape(), (Shape{0}));
 }
 
 TEST(TensorOpsTest, RangeErrors) {
@@ -671,24 +628,24 @@ TEST(TensorOpsTest, PadConstantWithValue) {
   Tensor x = Make<float>({2, 2}, {1, 2, 3, 4});
   Tensor pads = I64({0, 1, 1, 0});
   Tensor value = Make<float>({}, {9});
-  Tensor y = Node{"Pad", {&x, &pads, &value}}.Out();
+  Tensor y = OpNode{"Pad", {&x, &pads, &value}}.Out();
   EXPECT_EQ(y.shape(), (Shape{3, 3}));
   EXPECT_EQ(Values<float>(y), (std::vector<float>{9, 1, 2, 9, 3, 4, 9, 9, 9}));
-  Tensor y0 = Node{"Pad", {&x, &pads}}.Out();
+  Tensor y0 = OpNode{"Pad", {&x, &pads}}.Out();
   EXPECT_EQ(Values<float>(y0), (std::vector<float>{0, 1, 2, 0, 3, 4, 0, 0, 0}));
 }
 
 TEST(TensorOpsTest, PadReflectAndEdge) {
   Tensor x = Make<int32_t>({2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor pads = I64({1, 2, 0, 1});
-  Node reflect{"Pad", {&x, &pads}};
+  OpNode reflect{"Pad", {&x, &pads}};
   reflect.attrs.Set("mode", std::string("reflect"));
   Tensor r = reflect.Out();
   EXPECT_EQ(r.shape(), (Shape{3, 6}));
   EXPECT_EQ(Values<int32_t>(r), (std::vector<int32_t>{6, 5, 4, 5, 6, 5,  //
                                                       3, 2, 1, 2, 3, 2,  //
                                                       6, 5, 4, 5, 6, 5}));
-  Node edge{"Pad", {&x, &pads}};
+  OpNode edge{"Pad", {&x, &pads}};
   edge.attrs.Set("mode", std::string("edge"));
   EXPECT_EQ(Values<int32_t>(edge.Out()),
             (std::vector<int32_t>{1, 1, 1, 2, 3, 3,  //
@@ -699,12 +656,12 @@ TEST(TensorOpsTest, PadReflectAndEdge) {
 TEST(TensorOpsTest, PadNegativeCrops) {
   Tensor x = Iota<int64_t>({2, 4});
   Tensor pads = I64({0, -1, 0, 2});
-  Tensor y = Node{"Pad", {&x, &pads}}.Out();
+  Tensor y = OpNode{"Pad", {&x, &pads}}.Out();
   EXPECT_EQ(y.shape(), (Shape{2, 5}));
   EXPECT_EQ(Values<int64_t>(y),
             (std::vector<int64_t>{1, 2, 3, 0, 0, 5, 6, 7, 0, 0}));
   // Reflection happens at the cropped edge.
-  Node reflect{"Pad", {&x, &pads}};
+  OpNode reflect{"Pad", {&x, &pads}};
   reflect.attrs.Set("mode", std::string("reflect"));
   EXPECT_EQ(Values<int64_t>(reflect.Out()),
             (std::vector<int64_t>{1, 2, 3, 2, 1, 5, 6, 7, 6, 5}));
@@ -712,7 +669,7 @@ TEST(TensorOpsTest, PadNegativeCrops) {
 
 TEST(TensorOpsTest, PadOpset2Attributes) {
   Tensor x = Make<uint16_t>({2}, {7, 8});
-  Node n{"Pad", {&x}};
+  OpNode n{"Pad", {&x}};
   n.opset = 2;
   n.attrs.Set("pads", std::vector<int64_t>{1, 2});
   n.attrs.Set("value", 3.0f);
@@ -727,11 +684,11 @@ TEST(TensorOpsTest, PadErrors) {
   Tensor wrong_len = I64({1, 1});
   ExpectInvalid({"Pad", {&x, &wrong_len}}, {"needs 4"});
   Tensor big = I64({0, 3, 0, 0});
-  Node reflect{"Pad", {&x, &big}};
+  OpNode reflect{"Pad", {&x, &big}};
   reflect.attrs.Set("mode", std::string("reflect"));
   ExpectInvalid(reflect, {"reflect", "smaller"});
   Tensor pads = I64({0, 1, 0, 0});
-  Node bad_mode{"Pad", {&x, &pads}};
+  OpNode bad_mode{"Pad", {&x, &pads}};
   bad_mode.attrs.Set("mode", std::string("wrap"));
   ExpectInvalid(bad_mode, {"\"mode\"", "wrap"});
   Tensor int_value = Make<int32_t>({}, {1});
@@ -739,7 +696,7 @@ TEST(TensorOpsTest, PadErrors) {
                 {"\"constant_value\"", "int32"});
   Tensor empty = Make<float>({0, 2}, {});
   Tensor grow = I64({1, 0, 0, 0});
-  Node edge{"Pad", {&empty, &grow}};
+  OpNode edge{"Pad", {&empty, &grow}};
   edge.attrs.Set("mode", std::string("edge"));
   ExpectInvalid(edge, {"edge", "empty"});
 }
@@ -747,17 +704,17 @@ TEST(TensorOpsTest, PadErrors) {
 TEST(TensorOpsTest, ThreadedCopiesMatchSingleThreaded) {
   Tensor x = Iota<float>({64, 33, 17});
   Tensor pads = I64({1, 2, 3, 2, 1, 0});
-  Node pad{"Pad", {&x, &pads}};
+  OpNode pad{"Pad", {&x, &pads}};
   pad.attrs.Set("mode", std::string("reflect"));
-  Node pad4 = pad;
+  OpNode pad4 = pad;
   pad4.threads = 4;
   EXPECT_EQ(Values<float>(pad.Out()), Values<float>(pad4.Out()));
   Tensor starts = I64({60, 1});
   Tensor ends = I64({-70, 30});
   Tensor axes = I64({0, 2});
   Tensor steps = I64({-3, 2});
-  Node slice{"Slice", {&x, &starts, &ends, &axes, &steps}};
-  Node slice4 = slice;
+  OpNode slice{"Slice", {&x, &starts, &ends, &axes, &steps}};
+  OpNode slice4 = slice;
   slice4.threads = 4;
   Tensor s1 = slice.Out();
   EXPECT_EQ(s1.shape(), (Shape{21, 33, 8}));
