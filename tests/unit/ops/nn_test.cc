@@ -4,6 +4,8 @@
 // the INVALID_ARGUMENT errors for bad inputs.
 #include <gtest/gtest.h>
 
+#include "backends/cpu/eval_node.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -34,23 +36,6 @@ Tensor RandomF32(const Shape& shape, uint32_t seed) {
 }
 
 // Scratch memory for kernels run outside EvaluateNodeOnCpu.
-class TestScratch : public Scratch {
- public:
-  ~TestScratch() override { AlignedFree(p_); }
-  void* Get(size_t bytes) override {
-    if (bytes > size_) {
-      AlignedFree(p_);
-      p_ = AlignedAlloc(bytes);
-      size_ = bytes;
-    }
-    return p_;
-  }
-
- private:
-  void* p_ = nullptr;
-  size_t size_ = 0;
-};
-
 // One kernel built once (weights not constant unless given), run many times,
 // as the runtime does.
 class KernelUnderTest {
@@ -77,7 +62,7 @@ class KernelUnderTest {
     InferContext ictx(attrs_, 17, "k1", std::move(infer), 1);
     TP_RETURN_IF_ERROR(SchemaRegistry::Global().Find(op_)->infer(ictx));
     TP_ASSIGN_OR_RETURN(Tensor out, Tensor::Empty(ictx.output_dtype(0), ictx.output_shape(0)));
-    TestScratch scratch;
+    HeapScratch scratch;
     KernelContext ctx;
     ctx.inputs = inputs;
     ctx.outputs = {&out};
