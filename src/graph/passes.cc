@@ -282,7 +282,48 @@ Status FuseBiasActivation(Graph* g) {
     }
     TP_RETURN_IF_ERROR(Compact(g, remove));
   }
-  // 2. MatMul(A, W) + Add(bias) -> tp.FusedMatMul.
+  // 2. Gemm with constant weights (transA=0, alpha=beta=1, C absent or a
+  // row vector) -> tp.FusedMatMul over W laid out [K,N]: the weights are
+  // transposed once here instead of on every call.
+  for (Node& n : g->nodes()) {
+    if (n.op_type != "Gemm" || n.inputs.size() < 2 || n.attrs.GetInt("transA", 0) != 0 ||
+        n.attrs.GetFloat("alpha", 1.0f) != 1.0f || n.attrs.GetFloat("beta", 1.0f) != 1.0f) {
+      continue;
+    }
+    const Tensor* w = ConstInput(*g, n, 1);
+    if (w == nullptr || w->rank() != 2 || w->dtype() != DType::kF32) continue;
+    const bool trans_b = n.attrs.GetInt("transB", 0) != 0;
+    const int64_t out_features = trans_b ? w->dim(0) : w->dim(1);
+    const Tensor* c = n.inputs.size() > 2 && n.inputs[2] >= 0 ? ConstInput(*g, n, 2) : nullptr;
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      bool row = c != nullptr && c->dtype() == DType::kF32 && c->num_elements() == out_features;
+      for (int64_t d = 0; row && d + 1 < c->rank(); ++d) row = c->dim(d) == 1;
+      if (!row || c->rank() == 0) continue;
+    }
+    int w_id = n.inputs[1];
+    if (trans_b) {
+      const int64_t rows = w->dim(0), cols = w->dim(1);
+      TP_ASSIGN_OR_RETURN(Tensor wt, Tensor::Uninitialized(DType::kF32, {cols, rows}));
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t k = 0; k < cols; ++k) wt.data<float>()[k * rows + r] = w->data<float>()[r * cols + k];
+      }
+      w_id = AddConstant(g, g->values()[n.inputs[1]].name + "_t", std::move(wt));
+    }
+    std::vector<int> inputs = {n.inputs[0], w_id};
+    if (c != nullptr) {
+      inputs.push_back(c->rank() == 1 ? n.inputs[2]
+                                      : AddConstant(g, g->values()[n.inputs[2]].name + "_1d",
+                                                    c->Reshaped({c->num_elements()})));
+    }
+    Attributes attrs;
+    for (const char* k : {"tp_activation", "tp_alpha", "tp_clip_min", "tp_clip_max"}) {
+      if (n.attrs.Has(k)) attrs.Set(k, n.attrs.map().at(k));
+    }
+    n.op_type = "tp.FusedMatMul";
+    n.inputs = std::move(inputs);
+    n.attrs = std::move(attrs);
+  }
+  // 3. MatMul(A, W) + Add(bias) -> tp.FusedMatMul.
   {
     std::vector<int> uses = g->UseCounts();
     std::vector<bool> remove(g->nodes().size(), false);
@@ -315,7 +356,7 @@ Status FuseBiasActivation(Graph* g) {
     }
     TP_RETURN_IF_ERROR(Compact(g, remove));
   }
-  // 3. Activation after FusedMatMul / Gemm / Conv -> attribute.
+  // 4. Activation after FusedMatMul / Gemm / Conv -> attribute.
   {
     std::vector<int> uses = g->UseCounts();
     std::vector<bool> remove(g->nodes().size(), false);
