@@ -1,5 +1,7 @@
 #include "backends/cpu/gemm.h"
 
+#include "backends/cpu/parallel.h"
+
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
@@ -29,9 +31,7 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   // oneDNN sizes its parallel regions from the calling thread's OpenMP ICV.
   // Small products stay on fewer threads: waking a thread costs more than
   // it saves below ~128K multiply-adds each.
-  constexpr int64_t kMinMacsPerThread = int64_t{1} << 17;
-  const int64_t by_work = std::max<int64_t>(1, m * n * k / kMinMacsPerThread);
-  omp_set_num_threads(static_cast<int>(std::min<int64_t>(std::max(threads, 1), by_work)));
+  omp_set_num_threads(ThreadsForWork(threads, m * n * k, int64_t{1} << 17));
 #endif
   // Arguments are validated by the callers' shape inference; oneDNN only
   // fails on inconsistent leading dimensions, which would be a tensorpod bug.

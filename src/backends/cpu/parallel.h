@@ -12,13 +12,20 @@
 
 namespace tensorpod::internal {
 
+// How many of `threads` a piece of `work` deserves when each thread should
+// get at least `min_work_per_thread` of it: waking a thread and joining it
+// costs microseconds, more than small operations take.
+inline int ThreadsForWork(int threads, int64_t work, int64_t min_work_per_thread) {
+  const int64_t by_work = std::max<int64_t>(1, work / std::max<int64_t>(min_work_per_thread, 1));
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, by_work)));
+}
+
 // Calls fn(begin, end) over [0, n) split into contiguous chunks across up to
 // `threads` threads. `grain`: minimum elements per chunk.
 template <typename Fn>
 void ParallelFor(int64_t n, int threads, int64_t grain, Fn&& fn) {
   if (n <= 0) return;
-  const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
-  const int t = static_cast<int>(std::min<int64_t>(threads, max_chunks));
+  const int t = ThreadsForWork(threads, n, grain);
   if (t <= 1) {
     fn(int64_t{0}, n);
     return;
