@@ -87,5 +87,9 @@ Status FoldConvBatchNorm(Graph* g);
 // MatMul + Add(bias) [+ activation] -> tp.FusedMatMul; Gemm/Conv followed
 // by an activation take it as their "tp_activation" attribute.
 Status FuseBiasActivation(Graph* g);
+// Marks Conv -> Conv edges (the second Conv the only reader, 2-D, channels
+// a multiple of 16) so the CPU backend keeps the tensor between them in its
+// blocked layout: tp_dst_blocked on the first, tp_src_blocked on the second.
+Status ChainBlockedConvs(Graph* g);
 
 }  // namespace tensorpod::internal

@@ -379,4 +379,25 @@ Status FuseBiasActivation(Graph* g) {
   return Status::Ok();
 }
 
+Status ChainBlockedConvs(Graph* g) {
+  const std::vector<int> uses = g->UseCounts();
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    const Node& first = g->nodes()[i];
+    if (first.op_type != "Conv" || first.outputs.empty()) continue;
+    const Tensor* w1 = ConstInput(*g, first, 1);
+    const int next = SoleReader(*g, uses, first.outputs[0]);
+    if (w1 == nullptr || w1->rank() != 4 || w1->dtype() != DType::kF32 || w1->dim(0) % 16 != 0 || next < 0) {
+      continue;
+    }
+    Node& second = g->nodes()[next];
+    const Tensor* w2 = ConstInput(*g, second, 1);
+    if (second.op_type != "Conv" || second.inputs[0] != first.outputs[0] || w2 == nullptr || w2->rank() != 4) {
+      continue;
+    }
+    second.attrs.Set("tp_src_blocked", int64_t{1});
+    g->nodes()[i].attrs.Set("tp_dst_blocked", int64_t{1});
+  }
+  return Status::Ok();
+}
+
 }  // namespace tensorpod::internal

@@ -360,6 +360,9 @@ StatusOr<Graph> ImportOnnxModel(const void* data, size_t size, const ImportOptio
     const auto it = opsets.find(np.domain());
     node.opset = IsDefaultDomain(np.domain()) ? opset : (it == opsets.end() ? 0 : it->second);
     for (const auto& a : np.attribute()) {
+      // "tp_" attributes are tensorpod's own, set by its graph passes only.
+      TP_CHECK_ARG(a.name().rfind("tp_", 0) != 0, "node \"" << node.name << "\" has attribute \"" << a.name()
+                                                            << "\"; the tp_ prefix is reserved for tensorpod");
       TP_ASSIGN_OR_RETURN(AttributeValue v, AttributeFromProto(a, node.name, options.model_dir));
       node.attrs.Set(a.name(), std::move(v));
     }

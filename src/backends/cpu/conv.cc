@@ -64,6 +64,14 @@ void AppendActivation(const Activation& act, dnnl::post_ops* ops) {
   }
 }
 
+// Note [Blocked conv chains]
+// When a Conv's only reader is another Conv and the channels between them
+// are a multiple of 16, the graph pass ChainBlockedConvs marks the pair
+// (tp_dst_blocked / tp_src_blocked) and the tensor between them stays in
+// oneDNN's nChw16c layout, the one its AVX-512 convolutions use: the pair
+// skips a reorder out and a reorder back in. nChw16c has the plain layout's
+// size at those channel counts, so the planner's buffers fit either way.
+
 // Note [Conv batch slices]
 // With several threads and a batch of at least that many images, each
 // thread runs the convolution (and its layout reorders) on its own slice of
@@ -104,7 +112,12 @@ class ConvKernel : public Kernel {
  public:
   // `attrs` must outlive the kernel (NodeDef::attrs does).
   ConvKernel(const Attributes* attrs, int64_t group, Activation act, bool constant_weights)
-      : attrs_(attrs), group_(group), act_(act), constant_weights_(constant_weights) {}
+      : attrs_(attrs),
+        group_(group),
+        act_(act),
+        constant_weights_(constant_weights),
+        src_blocked_(attrs->GetInt("tp_src_blocked", 0) != 0),
+        dst_blocked_(attrs->GetInt("tp_dst_blocked", 0) != 0) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
@@ -210,8 +223,12 @@ class ConvKernel : public Kernel {
 
     auto p = std::make_shared<ConvPrimitive>();
     const auto f32 = memory::data_type::f32;
-    p->user_src_md = memory::desc(src_dims, f32, DataTag(spatial));
-    p->user_dst_md = memory::desc(dst_dims, f32, DataTag(spatial));
+    // See Note [Blocked conv chains]; the layout only applies where it has
+    // the plain layout's size (2-D, channels a multiple of 16).
+    const bool src_blocked = src_blocked_ && spatial == 2 && xs[1] % 16 == 0;
+    const bool dst_blocked = dst_blocked_ && spatial == 2 && ws[0] % 16 == 0;
+    p->user_src_md = memory::desc(src_dims, f32, src_blocked ? memory::format_tag::nChw16c : DataTag(spatial));
+    p->user_dst_md = memory::desc(dst_dims, f32, dst_blocked ? memory::format_tag::nChw16c : DataTag(spatial));
     p->user_weights_md = memory::desc(w_dims, f32, WeightsTag(spatial, grouped));
     if (ctx.has_input(2)) p->bias_md = memory::desc({ws[0]}, f32, memory::format_tag::x);
     // See Note [Conv layouts].
@@ -220,6 +237,7 @@ class ConvKernel : public Kernel {
       pointwise = pointwise && ws[2 + i] == 1 && wa.strides[i] == 1 && g.pad_begin[i] == 0 &&
                   g.pad_end[i] == 0;
     }
+    pointwise = pointwise && !src_blocked && !dst_blocked;
     p->activation_after = pointwise;
     const auto data_tag = pointwise ? DataTag(spatial) : memory::format_tag::any;
     dnnl::convolution_forward::desc desc(
@@ -244,7 +262,7 @@ class ConvKernel : public Kernel {
       memory user(p->user_weights_md, engine, const_cast<void*>(w.raw_data()));
       if (constant_weights_) {
         p->packed_weights = memory(p->weights_md, engine);
-        dnnl::stream stream(engine);
+        dnnl::stream& stream = DnnlThreadStream();
         dnnl::reorder(user, p->packed_weights).execute(stream, user, p->packed_weights);
         stream.wait();
       } else {
@@ -276,7 +294,7 @@ class ConvKernel : public Kernel {
                  int threads) const {
     dnnl::engine& engine = DnnlEngine();
     SetDnnlThreads(threads);
-    dnnl::stream stream(engine);
+    dnnl::stream& stream = DnnlThreadStream();
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
     float* src_data = const_cast<float*>(x.data<float>()) + first * (x.num_elements() / x.dim(0));
@@ -319,6 +337,8 @@ class ConvKernel : public Kernel {
   int64_t group_;
   Activation act_;
   bool constant_weights_;  // W is a constant of the node: reorder it once per primitive
+  bool src_blocked_;       // X arrives in nChw16c from a preceding Conv
+  bool dst_blocked_;       // Y goes to the next Conv in nChw16c
   PrimitiveCache<ConvPrimitive> cache_;
 };
 

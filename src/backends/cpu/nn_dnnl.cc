@@ -15,6 +15,11 @@ dnnl::engine& DnnlEngine() {
   return *engine;
 }
 
+dnnl::stream& DnnlThreadStream() {
+  thread_local dnnl::stream stream(DnnlEngine());
+  return stream;
+}
+
 void SetDnnlThreads(int threads) {
 #ifdef _OPENMP
   omp_set_num_threads(std::max(threads, 1));

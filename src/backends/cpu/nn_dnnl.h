@@ -19,6 +19,10 @@ namespace tensorpod::internal {
 // The one CPU engine every primitive is built on.
 dnnl::engine& DnnlEngine();
 
+// A CPU stream for the calling thread, created on its first use: making a
+// stream per call costs microseconds, as much as a small convolution.
+dnnl::stream& DnnlThreadStream();
+
 // oneDNN sizes its parallel regions from the calling thread's OpenMP ICV, so
 // this must run in the calling thread before a primitive is built or run.
 void SetDnnlThreads(int threads);

@@ -425,7 +425,7 @@ class WindowPoolKernel : public Kernel {
         args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad_md, engine, scratch));
       }
       SetDnnlThreads(ctx.threads);
-      dnnl::stream stream(engine);
+      dnnl::stream& stream = DnnlThreadStream();
       p.pool.execute(stream, args);
       stream.wait();
     } catch (const dnnl::error& e) {
