@@ -23,6 +23,8 @@
 // oneDNN's GEMM-based conv applies eltwise post-ops several times slower.
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <chrono>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +32,7 @@
 #include "backends/cpu/elementwise_activation.h"
 #include "backends/cpu/nn_dnnl.h"
 #include "backends/cpu/parallel.h"
+#include "core/logging.h"
 #include "backends/cpu/nn_kernels.h"
 #include "ops/nn_shapes.h"
 
@@ -108,6 +111,63 @@ memory::format_tag WeightsTag(size_t spatial, bool grouped) {
   }
 }
 
+// Note [Conv implementation choice]
+// oneDNN lists several implementations for a convolution and takes the
+// first by default, which is not always the fastest for small shapes (the
+// 1x1 and batch-1 layers of small CNNs). When a primitive is built for a new
+// input shape, each candidate (reference code excepted) runs a few times on
+// zero data, with the reorders into and out of its layouts, and the fastest
+// is kept. This costs a few milliseconds once per shape.
+
+// Times each implementation oneDNN offers for `first` on zero data and
+// returns the fastest. See Note [Conv implementation choice].
+dnnl::convolution_forward::primitive_desc FastestImplementation(dnnl::convolution_forward::primitive_desc first,
+                                                               const memory::desc& user_src,
+                                                               const memory::desc& user_dst) {
+  dnnl::engine& engine = DnnlEngine();
+  dnnl::stream& stream = DnnlThreadStream();
+  std::vector<dnnl::convolution_forward::primitive_desc> candidates;
+  dnnl::convolution_forward::primitive_desc it = first;
+  do {
+    // The reference implementations are never the fastest and are slow to time.
+    if (std::strncmp(it.impl_info_str(), "ref", 3) != 0) candidates.push_back(it);
+  } while (it.next_impl() && candidates.size() < 8);
+  if (candidates.size() <= 1) return first;
+  double best_time = 1e30;
+  size_t best = 0;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const auto& pd = candidates[c];
+    memory src(pd.src_desc(), engine), dst(pd.dst_desc(), engine), wei(pd.weights_desc(), engine);
+    memory usrc(user_src, engine), udst(user_dst, engine);
+    memory scratchpad(pd.scratchpad_desc(), engine);
+    std::memset(src.get_data_handle(), 0, pd.src_desc().get_size());
+    std::memset(usrc.get_data_handle(), 0, user_src.get_size());
+    std::memset(wei.get_data_handle(), 0, pd.weights_desc().get_size());
+    dnnl::convolution_forward conv(pd);
+    const bool rs = pd.src_desc() != user_src, rd = pd.dst_desc() != user_dst;
+    dnnl::reorder in = rs ? dnnl::reorder(usrc, src) : dnnl::reorder();
+    dnnl::reorder out = rd ? dnnl::reorder(dst, udst) : dnnl::reorder();
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
+                                            {DNNL_ARG_SCRATCHPAD, scratchpad}};
+    if (pd.bias_desc().get_size() > 0) args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), engine));
+    double t_min = 1e30;
+    for (int r = 0; r < 4; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (rs) in.execute(stream, usrc, src);
+      conv.execute(stream, args);
+      if (rd) out.execute(stream, dst, udst);
+      stream.wait();
+      t_min = std::min(t_min, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    TP_LOG_DEBUG("Conv implementation {}: {:.1f} us", pd.impl_info_str(), t_min * 1e6);
+    if (t_min < best_time) {
+      best_time = t_min;
+      best = c;
+    }
+  }
+  return candidates[best];
+}
+
 class ConvKernel : public Kernel {
  public:
   // `attrs` must outlive the kernel (NodeDef::attrs does).
@@ -133,7 +193,7 @@ class ConvKernel : public Kernel {
     // run faster on one thread than split in two.
     const Tensor& w = ctx.input(1);
     const int64_t macs = ctx.output(0).num_elements() * (w.num_elements() / w.dim(0));
-    const int threads = ThreadsForWork(ctx.threads, macs, int64_t{1} << 22);
+    const int threads = ThreadsForWork(ctx.threads, macs, int64_t{1} << 20);
     const int64_t batch = x.dim(0);
     try {
       if (threads <= 1 || batch < threads) return RunSlices(ctx, batch, 1, threads);
@@ -252,6 +312,7 @@ class ConvKernel : public Kernel {
     dnnl::engine& engine = DnnlEngine();
     SetDnnlThreads(threads);
     dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
+    pd = FastestImplementation(pd, p->user_src_md, p->user_dst_md);
     p->conv = dnnl::convolution_forward(pd);
     p->src_md = pd.src_desc();
     p->dst_md = pd.dst_desc();
