@@ -360,3 +360,63 @@ TEST(EliminateDeadNodesTest, KeepsMultiOutputNodeWhenOneOutputIsUsed) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+// ---- ChainBlockedConvs ----------------------------------------------------
+
+namespace tensorpod::internal {
+namespace {
+
+// x [N,16,8,8] -> Conv 3x3 (16->32) -> Relu -> Conv 3x3 (32->32) -> Conv 1x1
+// (32->8) -> y. The first two edges have 32 channels; the last has 8.
+ModelBuilder ConvChain() {
+  ModelBuilder b;
+  b.Input("x", {-1, 16, 8, 8}).Output("y", {-1, 8, 8, 8});
+  b.Initializer("w1", {32, 16, 3, 3}, RandomFloats(32 * 16 * 9, 1, -0.2f, 0.2f));
+  b.Initializer("b1", {32}, RandomFloats(32, 2));
+  b.Initializer("w2", {32, 32, 3, 3}, RandomFloats(32 * 32 * 9, 3, -0.2f, 0.2f));
+  b.Initializer("w3", {8, 32, 1, 1}, RandomFloats(8 * 32, 4, -0.5f, 0.5f));
+  SetIntsAttr(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1"), "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"r1"}, "relu1");
+  SetIntsAttr(b.Node("Conv", {"r1", "w2"}, {"c2"}, "conv2"), "pads", {1, 1, 1, 1});
+  b.Node("Conv", {"c2", "w3"}, {"y"}, "conv3");
+  return b;
+}
+
+TEST(ChainBlockedConvsTest, MarksConvToConvEdgesWithBlockableChannels) {
+  auto g = ImportForTest(ConvChain());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());  // Relu joins conv1
+  ASSERT_TRUE(ChainBlockedConvs(&*g).ok());
+  auto by_name = [&](const std::string& name) -> const Node* {
+    for (const Node& n : g->nodes())
+      if (n.name == name) return &n;
+    return nullptr;
+  };
+  const Node* c1 = by_name("conv1");
+  const Node* c2 = by_name("conv2");
+  const Node* c3 = by_name("conv3");
+  ASSERT_TRUE(c1 && c2 && c3);
+  EXPECT_EQ(c1->attrs.GetInt("tp_dst_blocked", 0), 1);
+  EXPECT_EQ(c2->attrs.GetInt("tp_src_blocked", 0), 1);
+  EXPECT_EQ(c2->attrs.GetInt("tp_dst_blocked", 0), 1);
+  EXPECT_EQ(c3->attrs.GetInt("tp_src_blocked", 0), 1);
+  EXPECT_FALSE(c3->attrs.Has("tp_dst_blocked"));  // y is a graph output
+}
+
+TEST(ChainBlockedConvsTest, BlockedChainComputesTheSame) {
+  for (int64_t batch : {1, 3}) ExpectSameWithAndWithoutOptimize(ConvChain(), {batch, 16, 8, 8}, 11);
+}
+
+TEST(OnnxImportTest, ReservedAttributePrefixIsRejected) {
+  ModelBuilder b;
+  b.Input("x", {1, 4}).Output("y", {1, 4});
+  SetIntAttr(b.Node("Relu", {"x"}, {"y"}, "r"), "tp_dst_blocked", 1);
+  auto g = ImportForTest(b);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  // The ONNX checker or tensorpod's own check names the attribute.
+  EXPECT_NE(g.status().message().find("tp_dst_blocked"), std::string::npos) << g.status();
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
