@@ -87,9 +87,10 @@ Status FoldConvBatchNorm(Graph* g);
 // MatMul + Add(bias) [+ activation] -> tp.FusedMatMul; Gemm/Conv followed
 // by an activation take it as their "tp_activation" attribute.
 Status FuseBiasActivation(Graph* g);
-// Marks Conv -> Conv edges (the second Conv the only reader, 2-D, channels
-// a multiple of 16) so the CPU backend keeps the tensor between them in its
-// blocked layout: tp_dst_blocked on the first, tp_src_blocked on the second.
-Status ChainBlockedConvs(Graph* g);
+// Lets float32 4-D tensors with channels a multiple of 16 flow between
+// Conv, Relu and Add in the CPU backend's blocked layout (nChw16c): Convs get
+// tp_src_blocked / tp_dst_blocked, other readers of a blocked value read it
+// through an inserted tp.ToPlain. Graph outputs stay plain.
+Status AssignBlockedLayouts(Graph* g);
 
 }  // namespace tensorpod::internal

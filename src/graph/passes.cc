@@ -379,25 +379,65 @@ Status FuseBiasActivation(Graph* g) {
   return Status::Ok();
 }
 
-Status ChainBlockedConvs(Graph* g) {
-  const std::vector<int> uses = g->UseCounts();
-  for (size_t i = 0; i < g->nodes().size(); ++i) {
-    const Node& first = g->nodes()[i];
-    if (first.op_type != "Conv" || first.outputs.empty()) continue;
-    const Tensor* w1 = ConstInput(*g, first, 1);
-    const int next = SoleReader(*g, uses, first.outputs[0]);
-    if (w1 == nullptr || w1->rank() != 4 || w1->dtype() != DType::kF32 || w1->dim(0) % 16 != 0 || next < 0) {
-      continue;
+Status AssignBlockedLayouts(Graph* g) {
+  std::vector<bool> is_output(g->values().size(), false);
+  for (int v : g->outputs()) is_output[v] = true;
+  // Channel count of each value where known from the Conv that made it.
+  std::vector<int64_t> channels(g->values().size(), 0);
+  std::vector<bool> blocked(g->values().size(), false);
+  auto blockable = [&](int v) { return v >= 0 && !is_output[v] && channels[v] > 0 && channels[v] % 16 == 0; };
+  for (Node& n : g->nodes()) {
+    if (n.outputs.size() != 1 || n.outputs[0] < 0) continue;
+    const int out = n.outputs[0];
+    if (n.op_type == "Conv") {
+      const Tensor* w = ConstInput(*g, n, 1);
+      if (w == nullptr || w->rank() != 4 || w->dtype() != DType::kF32) continue;
+      channels[out] = w->dim(0);
+      blocked[out] = blockable(out);
+    } else if (n.op_type == "Relu" && n.inputs.size() == 1 && n.inputs[0] >= 0) {
+      channels[out] = channels[n.inputs[0]];
+      blocked[out] = blocked[n.inputs[0]] && blockable(out);
+    } else if (n.op_type == "Add" && n.inputs.size() == 2 && n.inputs[0] >= 0 && n.inputs[1] >= 0 &&
+               channels[n.inputs[0]] == channels[n.inputs[1]]) {
+      channels[out] = channels[n.inputs[0]];
+      blocked[out] = blocked[n.inputs[0]] && blocked[n.inputs[1]] && blockable(out);
+      // Element-wise over blocked data is only right without broadcasting;
+      // the planner checks this attribute against the concrete shapes.
+      if (blocked[out]) n.attrs.Set("tp_same_shape", int64_t{1});
     }
-    Node& second = g->nodes()[next];
-    const Tensor* w2 = ConstInput(*g, second, 1);
-    if (second.op_type != "Conv" || second.inputs[0] != first.outputs[0] || w2 == nullptr || w2->rank() != 4) {
-      continue;
-    }
-    second.attrs.Set("tp_src_blocked", int64_t{1});
-    g->nodes()[i].attrs.Set("tp_dst_blocked", int64_t{1});
   }
-  return Status::Ok();
+  // Readers that take a blocked input as it is; every other reader gets the
+  // value through one tp.ToPlain.
+  auto takes_blocked = [&](const Node& n, size_t input) {
+    if (n.op_type == "Conv") return input == 0 && n.outputs.size() == 1;
+    if (n.op_type == "Relu" || n.op_type == "Add") return n.outputs.size() == 1 && blocked[n.outputs[0]];
+    return false;
+  };
+  std::vector<int> plain_copy(g->values().size(), -1);
+  std::vector<Node> added;
+  for (Node& n : g->nodes()) {
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int v = n.inputs[k];
+      if (v < 0 || !blocked[v] || takes_blocked(n, k)) continue;
+      if (plain_copy[v] < 0) {
+        plain_copy[v] = g->AddValue(g->values()[v].name + "_plain");
+        Node to_plain;
+        to_plain.op_type = "tp.ToPlain";
+        to_plain.name = g->values()[v].name + "_to_plain";
+        to_plain.opset = n.opset;
+        to_plain.inputs = {v};
+        to_plain.outputs = {plain_copy[v]};
+        added.push_back(std::move(to_plain));
+      }
+      n.inputs[k] = plain_copy[v];
+    }
+    if (n.op_type == "Conv" && n.outputs.size() == 1 && n.outputs[0] >= 0) {
+      if (n.inputs[0] >= 0 && blocked[n.inputs[0]]) n.attrs.Set("tp_src_blocked", int64_t{1});
+      if (blocked[n.outputs[0]]) n.attrs.Set("tp_dst_blocked", int64_t{1});
+    }
+  }
+  for (Node& n : added) g->nodes().push_back(std::move(n));
+  return g->TopologicalSort();
 }
 
 }  // namespace tensorpod::internal

@@ -289,7 +289,9 @@ StatusOr<Graph> ImportOnnxModel(const void* data, size_t size, const ImportOptio
     for (const auto& np : model.graph().node()) {
       const std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(unnamed) : np.name();
       if (np.name().empty()) ++unnamed;
-      if (!IsDefaultDomain(np.domain()) || schemas.Find(np.op_type()) == nullptr) {
+      // "tp." ops are tensorpod's own, made by its graph passes only.
+      if (!IsDefaultDomain(np.domain()) || schemas.Find(np.op_type()) == nullptr ||
+          np.op_type().rfind("tp.", 0) == 0) {
         unsupported.push_back((np.domain().empty() ? "" : np.domain() + ".") + np.op_type() + " (node \"" + name +
                               "\")");
       }

@@ -368,6 +368,9 @@ void RegisterNnSchemas(SchemaRegistry* r) {
   r->Add({"Softmax", 1, 1, 1, 1, {}, false, InferSoftmax});
   r->Add({"LogSoftmax", 1, 1, 1, 1, {}, false, InferLogSoftmax});
   r->Add({"LayerNormalization", 2, 3, 1, 3, {}, false, InferLayerNorm});
+  // tensorpod's own: a 4-D float tensor from the blocked layout back to the
+  // plain one (see the graph pass AssignBlockedLayouts); same shape.
+  r->Add({"tp.ToPlain", 1, 1, 1, 1, {}, false, InferSameAsInput0});
 }
 
 }  // namespace tensorpod::internal

@@ -106,6 +106,18 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
         return s.WithContext("node \"" + n.name + "\" (" + n.op_type + ")");
       }
     }
+    if (n.attrs.GetInt("tp_same_shape", 0) != 0) {
+      // Set by AssignBlockedLayouts, which relies on it.
+      for (int k = 1; k < nin; ++k) {
+        if (n.inputs[k] >= 0 && values[n.inputs[k]].shape != values[n.inputs[0]].shape) {
+          return TP_ERROR(kUnimplemented, "node \"" << n.name << "\" (" << n.op_type
+                                                    << ") broadcasts between blocked-layout inputs "
+                                                    << ShapeToString(values[n.inputs[0]].shape) << " and "
+                                                    << ShapeToString(values[n.inputs[k]].shape)
+                                                    << "; load the model with optimize off");
+        }
+      }
+    }
     for (int k = 0; k < nout; ++k) {
       const int v = n.outputs[k];
       if (v < 0) continue;

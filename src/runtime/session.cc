@@ -144,7 +144,7 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
     TP_RETURN_IF_ERROR(FoldConstants(&graph, EvaluateForFolding));
     TP_RETURN_IF_ERROR(FoldConvBatchNorm(&graph));
     TP_RETURN_IF_ERROR(FuseBiasActivation(&graph));
-    TP_RETURN_IF_ERROR(ChainBlockedConvs(&graph));
+    TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
   }
   TP_RETURN_IF_ERROR(EliminateDeadNodes(&graph));
   model_.graph = std::move(graph);

@@ -68,12 +68,13 @@ void AppendActivation(const Activation& act, dnnl::post_ops* ops) {
 }
 
 // Note [Blocked conv chains]
-// When a Conv's only reader is another Conv and the channels between them
-// are a multiple of 16, the graph pass ChainBlockedConvs marks the pair
-// (tp_dst_blocked / tp_src_blocked) and the tensor between them stays in
-// oneDNN's nChw16c layout, the one its AVX-512 convolutions use: the pair
-// skips a reorder out and a reorder back in. nChw16c has the plain layout's
-// size at those channel counts, so the planner's buffers fit either way.
+// The graph pass AssignBlockedLayouts lets float32 4-D tensors whose
+// channels are a multiple of 16 flow between Convs, Relus and Adds in
+// oneDNN's nChw16c layout, the one its AVX-512 convolutions use, so a
+// ResNet block runs without a single reorder; tp.ToPlain converts where a
+// plain reader follows. A Conv learns its layouts from tp_src_blocked and
+// tp_dst_blocked. nChw16c has the plain layout's size at those channel
+// counts, so the planner's buffers fit either way.
 
 // Note [Conv batch slices]
 // With several threads and a batch of at least that many images, each
@@ -404,6 +405,52 @@ class ConvKernel : public Kernel {
 };
 
 }  // namespace
+
+namespace {
+
+// tp.ToPlain: nChw16c -> nchw for float32 (see Note [Blocked conv chains]).
+class ToPlainKernel : public Kernel {
+ public:
+  Status Compute(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    if (x.dtype() != DType::kF32 || x.rank() != 4 || x.dim(1) % 16 != 0) {
+      return TP_ERROR(kInternal, "tp.ToPlain expects a 4-D float32 tensor with channels a multiple of 16, got "
+                                     << DTypeName(x.dtype()) << " " << ShapeToString(x.shape()));
+    }
+    if (x.num_elements() == 0) return Status::Ok();
+    try {
+      TP_ASSIGN_OR_RETURN(std::shared_ptr<const dnnl::reorder> r,
+                          cache_.GetOrBuild(x.shape(), [&]() -> StatusOr<std::shared_ptr<const dnnl::reorder>> {
+                            memory::dims dims(x.shape().begin(), x.shape().end());
+                            const auto f32 = memory::data_type::f32;
+                            return std::make_shared<const dnnl::reorder>(dnnl::reorder::primitive_desc(
+                                DnnlEngine(), memory::desc(dims, f32, memory::format_tag::nChw16c), DnnlEngine(),
+                                memory::desc(dims, f32, memory::format_tag::nchw)));
+                          }));
+      memory::dims dims(x.shape().begin(), x.shape().end());
+      const auto f32 = memory::data_type::f32;
+      memory src(memory::desc(dims, f32, memory::format_tag::nChw16c), DnnlEngine(),
+                 const_cast<void*>(x.raw_data()));
+      memory dst(memory::desc(dims, f32, memory::format_tag::nchw), DnnlEngine(), ctx.output(0).raw_data());
+      SetDnnlThreads(ThreadsForWork(ctx.threads, x.num_elements(), int64_t{1} << 16));
+      dnnl::stream& stream = DnnlThreadStream();
+      r->execute(stream, src, dst);
+      stream.wait();
+    } catch (const dnnl::error& e) {
+      return TP_ERROR(kInternal, "tp.ToPlain: oneDNN failed: " << e.what());
+    }
+    return Status::Ok();
+  }
+
+ private:
+  PrimitiveCache<dnnl::reorder> cache_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Kernel>> MakeToPlainKernel(const NodeDef& node) {
+  return std::unique_ptr<Kernel>(new ToPlainKernel());
+}
 
 StatusOr<std::unique_ptr<Kernel>> MakeConvKernel(const NodeDef& node) {
   Activation act;

@@ -14,6 +14,7 @@ StatusOr<std::unique_ptr<Kernel>> MakeMatMulKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeFusedMatMulKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeGemmKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeConvKernel(const NodeDef& node);
+StatusOr<std::unique_ptr<Kernel>> MakeToPlainKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeMaxPoolKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeAveragePoolKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeGlobalAveragePoolKernel(const NodeDef& node);

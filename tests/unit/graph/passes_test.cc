@@ -361,7 +361,7 @@ TEST(EliminateDeadNodesTest, KeepsMultiOutputNodeWhenOneOutputIsUsed) {
 }  // namespace
 }  // namespace tensorpod::internal
 
-// ---- ChainBlockedConvs ----------------------------------------------------
+// ---- AssignBlockedLayouts -------------------------------------------------
 
 namespace tensorpod::internal {
 namespace {
@@ -382,11 +382,11 @@ ModelBuilder ConvChain() {
   return b;
 }
 
-TEST(ChainBlockedConvsTest, MarksConvToConvEdgesWithBlockableChannels) {
+TEST(AssignBlockedLayoutsTest, MarksConvToConvEdgesWithBlockableChannels) {
   auto g = ImportForTest(ConvChain());
   ASSERT_TRUE(g.ok()) << g.status();
   ASSERT_TRUE(FuseBiasActivation(&*g).ok());  // Relu joins conv1
-  ASSERT_TRUE(ChainBlockedConvs(&*g).ok());
+  ASSERT_TRUE(AssignBlockedLayouts(&*g).ok());
   auto by_name = [&](const std::string& name) -> const Node* {
     for (const Node& n : g->nodes())
       if (n.name == name) return &n;
@@ -403,7 +403,7 @@ TEST(ChainBlockedConvsTest, MarksConvToConvEdgesWithBlockableChannels) {
   EXPECT_FALSE(c3->attrs.Has("tp_dst_blocked"));  // y is a graph output
 }
 
-TEST(ChainBlockedConvsTest, BlockedChainComputesTheSame) {
+TEST(AssignBlockedLayoutsTest, BlockedChainComputesTheSame) {
   for (int64_t batch : {1, 3}) ExpectSameWithAndWithoutOptimize(ConvChain(), {batch, 16, 8, 8}, 11);
 }
 
