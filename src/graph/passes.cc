@@ -379,6 +379,23 @@ Status FuseBiasActivation(Graph* g) {
   return Status::Ok();
 }
 
+namespace {
+
+// A 2-D MaxPool whose geometry the CPU backend's oneDNN pooling runs (no
+// dilation, no ceil_mode, pads smaller than the window), so it can pool
+// blocked data.
+bool OneDnnPoolable(const Node& n) {
+  const std::vector<int64_t> kernel = n.attrs.GetInts("kernel_shape");
+  if (kernel.size() != 2 || n.attrs.GetInt("ceil_mode", 0) != 0) return false;
+  for (int64_t d : n.attrs.GetInts("dilations")) if (d != 1) return false;
+  const std::vector<int64_t> pads = n.attrs.GetInts("pads", {0, 0, 0, 0});
+  if (pads.size() != 4) return false;
+  for (size_t i = 0; i < 4; ++i) if (pads[i] < 0 || pads[i] >= kernel[i % 2]) return false;
+  return n.attrs.GetString("auto_pad", "NOTSET") == "NOTSET";
+}
+
+}  // namespace
+
 Status AssignBlockedLayouts(Graph* g) {
   std::vector<bool> is_output(g->values().size(), false);
   for (int v : g->outputs()) is_output[v] = true;
@@ -394,6 +411,11 @@ Status AssignBlockedLayouts(Graph* g) {
       if (w == nullptr || w->rank() != 4 || w->dtype() != DType::kF32) continue;
       channels[out] = w->dim(0);
       blocked[out] = blockable(out);
+    } else if (n.op_type == "MaxPool" && n.inputs.size() == 1 && n.inputs[0] >= 0 &&
+               OneDnnPoolable(n)) {
+      channels[out] = channels[n.inputs[0]];
+      blocked[out] = blocked[n.inputs[0]] && blockable(out);
+      if (blocked[out]) n.attrs.Set("tp_blocked", int64_t{1});
     } else if (n.op_type == "Relu" && n.inputs.size() == 1 && n.inputs[0] >= 0) {
       channels[out] = channels[n.inputs[0]];
       blocked[out] = blocked[n.inputs[0]] && blockable(out);
@@ -410,7 +432,9 @@ Status AssignBlockedLayouts(Graph* g) {
   // value through one tp.ToPlain.
   auto takes_blocked = [&](const Node& n, size_t input) {
     if (n.op_type == "Conv") return input == 0 && n.outputs.size() == 1;
-    if (n.op_type == "Relu" || n.op_type == "Add") return n.outputs.size() == 1 && blocked[n.outputs[0]];
+    if (n.op_type == "Relu" || n.op_type == "Add" || n.op_type == "MaxPool") {
+      return n.outputs.size() == 1 && blocked[n.outputs[0]];
+    }
     return false;
   };
   std::vector<int> plain_copy(g->values().size(), -1);

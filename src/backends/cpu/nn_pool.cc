@@ -301,11 +301,12 @@ struct PoolPrimitive {
 // does not count.
 class WindowPoolKernel : public Kernel {
  public:
-  WindowPoolKernel(bool max, WindowAttrs attrs, bool count_include_pad, bool column_major)
+  WindowPoolKernel(bool max, WindowAttrs attrs, bool count_include_pad, bool column_major, bool blocked)
       : max_(max),
         attrs_(std::move(attrs)),
         count_include_pad_(count_include_pad),
-        column_major_(column_major) {}
+        column_major_(column_major),
+        blocked_(blocked) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
@@ -324,6 +325,11 @@ class WindowPoolKernel : public Kernel {
       TP_ASSIGN_OR_RETURN(std::shared_ptr<const PoolPrimitive> p,
                           cache_.GetOrBuild(key, [&] { return Build(x.shape(), g, ctx.threads); }));
       if (p != nullptr) return Execute(*p, ctx);
+    }
+    if (blocked_) {
+      // AssignBlockedLayouts only blocks pools oneDNN runs; see nn_pool's Build.
+      return TP_ERROR(kInternal, op << " in the blocked layout has no oneDNN primitive for input "
+                                    << ShapeToString(x.shape()));
     }
     const Window3 w = MakeWindow3(attrs_, g, x.shape());
     TP_ASSIGN_OR_RETURN(const TapTables taps, MakeTapTables(w, ctx.scratch, op));
@@ -380,7 +386,8 @@ class WindowPoolKernel : public Kernel {
       pad_r.push_back(end_pad);
     }
     const auto tag = spatial == 1   ? memory::format_tag::ncw
-                     : spatial == 2 ? memory::format_tag::nchw
+                     : spatial == 2 ? (blocked_ && x[1] % 16 == 0 ? memory::format_tag::nChw16c
+                                                                  : memory::format_tag::nchw)
                                     : memory::format_tag::ncdhw;
     const auto alg = max_ ? dnnl::algorithm::pooling_max
                      : count_include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
@@ -424,7 +431,9 @@ class WindowPoolKernel : public Kernel {
         }
         args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad_md, engine, scratch));
       }
-      SetDnnlThreads(ctx.threads);
+      int64_t window = 1;
+      for (int64_t k : attrs_.kernel) window *= k;
+      SetDnnlThreads(ThreadsForWork(ctx.threads, ctx.output(0).num_elements() * window, int64_t{1} << 17));
       dnnl::stream& stream = DnnlThreadStream();
       p.pool.execute(stream, args);
       stream.wait();
@@ -439,6 +448,7 @@ class WindowPoolKernel : public Kernel {
   WindowAttrs attrs_;
   bool count_include_pad_;
   bool column_major_;  // storage_order=1: Indices count column-major
+  bool blocked_;       // X and Y in nChw16c (tp_blocked; see Note [Blocked conv chains])
   PrimitiveCache<PoolPrimitive> cache_;
 };
 
@@ -494,7 +504,8 @@ StatusOr<std::unique_ptr<Kernel>> MakeMaxPoolKernel(const NodeDef& node) {
   TP_ASSIGN_OR_RETURN(WindowAttrs attrs, ParsePoolAttrs(node));
   const bool column_major = node.attrs->GetInt("storage_order", 0) != 0;
   return std::unique_ptr<Kernel>(new WindowPoolKernel(/*max=*/true, std::move(attrs),
-                                                      /*count_include_pad=*/false, column_major));
+                                                      /*count_include_pad=*/false, column_major,
+                                                      node.attrs->GetInt("tp_blocked", 0) != 0));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeAveragePoolKernel(const NodeDef& node) {
@@ -502,7 +513,7 @@ StatusOr<std::unique_ptr<Kernel>> MakeAveragePoolKernel(const NodeDef& node) {
   const bool count_include_pad = node.attrs->GetInt("count_include_pad", 0) != 0;
   return std::unique_ptr<Kernel>(new WindowPoolKernel(/*max=*/false, std::move(attrs),
                                                       count_include_pad,
-                                                      /*column_major=*/false));
+                                                      /*column_major=*/false, /*blocked=*/false));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeGlobalAveragePoolKernel(const NodeDef& node) {
