@@ -23,6 +23,7 @@
 // oneDNN's GEMM-based conv applies eltwise post-ops several times slower.
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -76,6 +77,14 @@ void AppendActivation(const Activation& act, dnnl::post_ops* ops) {
 // tp_dst_blocked. nChw16c has the plain layout's size at those channel
 // counts, so the planner's buffers fit either way.
 
+// Note [Conv memory bundles]
+// Wrapping buffers in oneDNN memory objects and building the argument map
+// costs about a microsecond per call, as much as a batch-1 convolution of a
+// small CNN. Each thread keeps them per primitive (keyed by a process-unique
+// id, so a primitive freed with its kernel is never confused with a new one)
+// and only swaps the data pointers on later calls. The per-thread map is
+// emptied when it reaches 4096 entries.
+
 // Note [Conv batch slices]
 // With several threads and a batch of at least that many images, each
 // thread runs the convolution (and its layout reorders) on its own slice of
@@ -87,6 +96,7 @@ void AppendActivation(const Activation& act, dnnl::post_ops* ops) {
 // Scratch memory of a call holds, in order: oneDNN's scratchpad, W reordered
 // for this call, X reordered to the primitive's layout, and Y in that layout.
 struct ConvPrimitive {
+  uint64_t id = 0;  // unique in the process, for Note [Conv memory bundles]
   dnnl::convolution_forward conv;
   memory::desc user_src_md, user_dst_md, user_weights_md;  // plain ONNX layouts
   memory::desc src_md, dst_md, weights_md, bias_md, scratchpad_md;  // the primitive's
@@ -282,7 +292,9 @@ class ConvKernel : public Kernel {
     memory::dims pad_l(g.pad_begin.begin(), g.pad_begin.end());
     memory::dims pad_r(g.pad_end.begin(), g.pad_end.end());
 
+    static std::atomic<uint64_t> next_id{1};
     auto p = std::make_shared<ConvPrimitive>();
+    p->id = next_id.fetch_add(1);
     const auto f32 = memory::data_type::f32;
     // See Note [Blocked conv chains]; the layout only applies where it has
     // the plain layout's size (2-D, channels a multiple of 16).
@@ -362,32 +374,47 @@ class ConvKernel : public Kernel {
     float* src_data = const_cast<float*>(x.data<float>()) + first * (x.num_elements() / x.dim(0));
     float* dst_data = y.data<float>() + first * (y.num_elements() / y.dim(0));
     const int64_t dst_count = static_cast<int64_t>(p.user_dst_md.get_size() / sizeof(float));
-    memory user_src(p.user_src_md, engine, src_data);
-    memory user_dst(p.user_dst_md, engine, dst_data);
-    memory user_weights(p.user_weights_md, engine, const_cast<void*>(ctx.input(1).raw_data()));
-    memory src = user_src, dst = user_dst, weights = user_weights;
-    if (p.packed_weights) {
-      weights = p.packed_weights;
-    } else if (p.weights_reorder) {
-      weights = memory(p.weights_md, engine, scratch + p.weights_offset);
-      p.weights_reorder.execute(stream, user_weights, weights);
+    // See Note [Conv memory bundles].
+    struct Bundle {
+      memory user_src, user_dst, user_weights, src, dst, weights, bias, scratchpad;
+      std::unordered_map<int, memory> args;
+    };
+    thread_local std::unordered_map<uint64_t, Bundle> bundles;
+    auto it = bundles.find(p.id);
+    if (it == bundles.end()) {
+      if (bundles.size() >= 4096) bundles.clear();
+      Bundle b;
+      b.user_src = memory(p.user_src_md, engine, src_data);
+      b.user_dst = memory(p.user_dst_md, engine, dst_data);
+      b.user_weights = memory(p.user_weights_md, engine, const_cast<void*>(ctx.input(1).raw_data()));
+      b.src = p.src_reorder ? memory(p.src_md, engine, scratch + p.src_offset) : b.user_src;
+      b.dst = p.dst_reorder ? memory(p.dst_md, engine, scratch + p.dst_offset) : b.user_dst;
+      b.weights = p.packed_weights ? p.packed_weights
+                  : p.weights_reorder ? memory(p.weights_md, engine, scratch + p.weights_offset) : b.user_weights;
+      b.args = {{DNNL_ARG_SRC, b.src}, {DNNL_ARG_WEIGHTS, b.weights}, {DNNL_ARG_DST, b.dst}};
+      if (ctx.has_input(2)) {
+        b.bias = memory(p.bias_md, engine, const_cast<void*>(ctx.input(2).raw_data()));
+        b.args.emplace(DNNL_ARG_BIAS, b.bias);
+      }
+      if (p.scratchpad_md.get_size() > 0) {
+        b.scratchpad = memory(p.scratchpad_md, engine, scratch);
+        b.args.emplace(DNNL_ARG_SCRATCHPAD, b.scratchpad);
+      }
+      it = bundles.emplace(p.id, std::move(b)).first;
     }
-    if (p.src_reorder) {
-      src = memory(p.src_md, engine, scratch + p.src_offset);
-      p.src_reorder.execute(stream, user_src, src);
-    }
-    if (p.dst_reorder) dst = memory(p.dst_md, engine, scratch + p.dst_offset);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
-    if (ctx.has_input(2)) {
-      args.emplace(DNNL_ARG_BIAS,
-                   memory(p.bias_md, engine, const_cast<void*>(ctx.input(2).raw_data())));
-    }
-    if (p.scratchpad_md.get_size() > 0) {
-      args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad_md, engine, scratch));
-    }
-    p.conv.execute(stream, args);
-    if (p.dst_reorder) p.dst_reorder.execute(stream, dst, user_dst);
+    Bundle& b = it->second;
+    b.user_src.set_data_handle(src_data);
+    b.user_dst.set_data_handle(dst_data);
+    if (!p.packed_weights) b.user_weights.set_data_handle(const_cast<void*>(ctx.input(1).raw_data()));
+    if (p.src_reorder) b.src.set_data_handle(scratch + p.src_offset);
+    if (p.dst_reorder) b.dst.set_data_handle(scratch + p.dst_offset);
+    if (!p.packed_weights && p.weights_reorder) b.weights.set_data_handle(scratch + p.weights_offset);
+    if (ctx.has_input(2)) b.bias.set_data_handle(const_cast<void*>(ctx.input(2).raw_data()));
+    if (p.scratchpad_md.get_size() > 0) b.scratchpad.set_data_handle(scratch);
+    if (p.weights_reorder && !p.packed_weights) p.weights_reorder.execute(stream, b.user_weights, b.weights);
+    if (p.src_reorder) p.src_reorder.execute(stream, b.user_src, b.src);
+    p.conv.execute(stream, b.args);
+    if (p.dst_reorder) p.dst_reorder.execute(stream, b.dst, b.user_dst);
     stream.wait();
     if (p.activation_after && act_.kind != ActivationKind::kNone) {
       ApplyActivationF32(act_, dst_data, dst_count, threads);
