@@ -389,8 +389,9 @@ class ConvKernel : public Kernel {
       b.user_weights = memory(p.user_weights_md, engine, const_cast<void*>(ctx.input(1).raw_data()));
       b.src = p.src_reorder ? memory(p.src_md, engine, scratch + p.src_offset) : b.user_src;
       b.dst = p.dst_reorder ? memory(p.dst_md, engine, scratch + p.dst_offset) : b.user_dst;
-      b.weights = p.packed_weights ? p.packed_weights
-                  : p.weights_reorder ? memory(p.weights_md, engine, scratch + p.weights_offset) : b.user_weights;
+      // Packed weights are bound per call (below), so a bundle never keeps
+      // an unloaded model's weights alive.
+      b.weights = p.weights_reorder ? memory(p.weights_md, engine, scratch + p.weights_offset) : b.user_weights;
       b.args = {{DNNL_ARG_SRC, b.src}, {DNNL_ARG_WEIGHTS, b.weights}, {DNNL_ARG_DST, b.dst}};
       if (ctx.has_input(2)) {
         b.bias = memory(p.bias_md, engine, const_cast<void*>(ctx.input(2).raw_data()));
@@ -405,15 +406,18 @@ class ConvKernel : public Kernel {
     Bundle& b = it->second;
     b.user_src.set_data_handle(src_data);
     b.user_dst.set_data_handle(dst_data);
-    if (!p.packed_weights) b.user_weights.set_data_handle(const_cast<void*>(ctx.input(1).raw_data()));
+    b.user_weights.set_data_handle(const_cast<void*>(ctx.input(1).raw_data()));
     if (p.src_reorder) b.src.set_data_handle(scratch + p.src_offset);
     if (p.dst_reorder) b.dst.set_data_handle(scratch + p.dst_offset);
-    if (!p.packed_weights && p.weights_reorder) b.weights.set_data_handle(scratch + p.weights_offset);
+    if (p.weights_reorder) b.weights.set_data_handle(scratch + p.weights_offset);
     if (ctx.has_input(2)) b.bias.set_data_handle(const_cast<void*>(ctx.input(2).raw_data()));
     if (p.scratchpad_md.get_size() > 0) b.scratchpad.set_data_handle(scratch);
     if (p.weights_reorder && !p.packed_weights) p.weights_reorder.execute(stream, b.user_weights, b.weights);
     if (p.src_reorder) p.src_reorder.execute(stream, b.user_src, b.src);
+    memory& weights_arg = b.args.at(DNNL_ARG_WEIGHTS);
+    if (p.packed_weights) weights_arg = p.packed_weights;
     p.conv.execute(stream, b.args);
+    if (p.packed_weights) weights_arg = memory();
     if (p.dst_reorder) p.dst_reorder.execute(stream, b.dst, b.user_dst);
     stream.wait();
     if (p.activation_after && act_.kind != ActivationKind::kNone) {
