@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="timed seconds per engine per row (default 2)")
     parser.add_argument("--seq", type=int, default=128, help="encoder sequence length")
     parser.add_argument("--models", default="mlp,resnet_cnn,minilm_encoder", help="comma-separated families")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each row this many times and report the medians (default 1)")
     parser.add_argument("--markdown-out", help="also write the table, command, date and CPU to this file")
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else (0.2 if args.quick else 2.0)
@@ -250,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
                                 err = np.abs(g - w).max() if g.shape == w.shape else "n/a"
                                 raise SystemExit(f"MISMATCH {label} threads={threads} batch={batch} output "
                                                  f"{name}: shape {g.shape} vs {w.shape}, max |diff| {err}")
-                        tp_ms, ort_ms, n_tp, n_ort = measure(tpr.run, ortr.run, seconds, min_iters)
+                        runs = [measure(tpr.run, ortr.run, seconds, min_iters) for _ in range(max(1, args.repeat))]
+                        tp_ms = float(np.median([r[0] for r in runs]))
+                        ort_ms = float(np.median([r[1] for r in runs]))
+                        n_tp, n_ort = sum(r[2] for r in runs), sum(r[3] for r in runs)
                     finally:
                         tpr.close()
                     rows.append((label, threads, batch, tp_ms, ort_ms))
@@ -274,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{load_before[0]:.1f} at start, {load_after[0]:.1f} at end",
             f"- tensorpod {tp.version} ({args.lib}); onnxruntime {ort.__version__}; numpy {np.__version__}; "
             f"Python {platform.python_version()}",
-            f"- timed {seconds:g} s per engine per row after warm-up, alternating ~0.1 s blocks; "
+            f"- timed {seconds:g} s per engine per row after warm-up, alternating ~0.1 s blocks, "
+            f"{max(1, args.repeat)} time(s) per row with the median p50 reported; "
             f"outputs checked to agree (atol 1e-3) on every row",
         ]
         Path(args.markdown_out).write_text("\n".join(table + [""] + meta) + "\n")
