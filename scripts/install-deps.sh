@@ -14,7 +14,7 @@ debs=(
   libeigen3-dev libspdlog-dev libfmt-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libdnnl-dev libopenblas-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   clang libclang-rt-14-dev
 )
 missing=()
