@@ -71,16 +71,18 @@ class Graph {
 };
 
 // Evaluates a node whose inputs are all known; used by constant folding.
-// Returns the outputs in order.
-using NodeEvaluator =
-    std::function<StatusOr<std::vector<Tensor>>(const Node& node, const std::vector<const Tensor*>& inputs)>;
+// Returns the outputs in order, or an error (RESOURCE_EXHAUSTED, before
+// allocating) when they would exceed `max_output_bytes`.
+using NodeEvaluator = std::function<StatusOr<std::vector<Tensor>>(
+    const Node& node, const std::vector<const Tensor*>& inputs, size_t max_output_bytes)>;
 
 // Graph passes. Each keeps the graph's inputs/outputs and semantics.
 // Removes nodes that no graph output depends on.
 Status EliminateDeadNodes(Graph* g);
 // Replaces nodes whose inputs are all constant with their outputs. Skips a
 // node when `evaluate` fails or when its outputs would be much larger than
-// its inputs (Expand, ConstantOfShape of big shapes stay lazy).
+// its inputs (Expand, ConstantOfShape of big shapes stay lazy; the limit is
+// passed to `evaluate` so nothing that large is ever allocated).
 Status FoldConstants(Graph* g, const NodeEvaluator& evaluate);
 // Folds BatchNormalization into a preceding Conv with constant weights.
 Status FoldConvBatchNorm(Graph* g);

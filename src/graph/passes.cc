@@ -94,14 +94,11 @@ Status FoldConstants(Graph* g, const NodeEvaluator& evaluate) {
       if (val.is_constant()) in_bytes += val.constant.nbytes();
     }
     if (!all_const) continue;
-    auto out = evaluate(n, inputs);
+    auto out = evaluate(n, inputs, std::max(2 * in_bytes, kMaxGrowthBytes));
     if (!out.ok()) {
       TP_LOG_DEBUG("not folding node \"{}\": {}", n.name, out.status().ToString());
       continue;
     }
-    size_t out_bytes = 0;
-    for (const auto& t : *out) out_bytes += t.nbytes();
-    if (out_bytes > std::max(2 * in_bytes, kMaxGrowthBytes)) continue;
     for (size_t k = 0; k < n.outputs.size() && k < out->size(); ++k) {
       if (n.outputs[k] < 0) continue;
       Value& v = g->values()[n.outputs[k]];

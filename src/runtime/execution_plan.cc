@@ -18,6 +18,19 @@ namespace tensorpod::internal {
 // a graph input's data (rare outside the ONNX node tests), the plan reads
 // that data and is not cached.
 
+StatusOr<std::vector<Tensor>> EvaluateGraphNode(const Node& n, const std::vector<const Tensor*>& inputs,
+                                                size_t max_output_bytes) {
+  EvalNodeArgs args;
+  args.op_type = n.op_type;
+  args.name = n.name;
+  args.opset = n.opset;
+  args.attrs = &n.attrs;
+  args.inputs = inputs;
+  args.num_outputs = static_cast<int>(n.outputs.size());
+  args.max_output_bytes = max_output_bytes;
+  return EvaluateNodeOnCpu(args);
+}
+
 Status AnalyzeModel(CompiledModel* m) {
   const Graph& g = m->graph;
   const auto& nodes = g.nodes();
@@ -49,7 +62,8 @@ Status AnalyzeModel(CompiledModel* m) {
 }
 
 StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
-                                                         const std::vector<const Tensor*>& inputs) {
+                                                         const std::vector<const Tensor*>& inputs,
+                                                         size_t memory_limit) {
   const Graph& g = m.graph;
   auto plan = std::make_shared<ExecutionPlan>();
   auto& values = plan->values;
@@ -123,6 +137,13 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
       if (v < 0) continue;
       auto count = NumElements(ictx.output_shape(k));
       if (!count.ok()) return count.status().WithContext("node \"" + n.name + "\" output " + std::to_string(k));
+      const size_t elem = DTypeSize(ictx.output_dtype(k));
+      if (elem != 0 && static_cast<uint64_t>(*count) > memory_limit / elem) {
+        return TP_ERROR(kResourceExhausted, "node \"" << n.name << "\" (" << n.op_type << ") output "
+                                                      << ShapeToString(ictx.output_shape(k))
+                                                      << " needs more than the session's memory limit of "
+                                                      << memory_limit << " bytes");
+      }
       values[v].dtype = ictx.output_dtype(k);
       values[v].shape = ictx.output_shape(k);
       values[v].slot = Slot::kArena;
@@ -187,6 +208,15 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
     request_value.push_back(static_cast<int>(v));
   }
   MemoryPlan mem = PlanMemory(requests);
+  size_t call_bytes = mem.arena_bytes;
+  for (const PlannedValue& v : values) {
+    if (v.slot == Slot::kOutput) call_bytes += NumElementsUnchecked(v.shape) * DTypeSize(v.dtype);
+  }
+  if (call_bytes > memory_limit) {
+    return TP_ERROR(kResourceExhausted, "one run needs " << call_bytes << " bytes of activations and outputs, over "
+                                                         << "the session's memory limit of " << memory_limit
+                                                         << " bytes");
+  }
   for (size_t r = 0; r < requests.size(); ++r) values[request_value[r]].offset = mem.offsets[r];
   plan->arena_bytes = mem.arena_bytes;
   return std::shared_ptr<const ExecutionPlan>(std::move(plan));

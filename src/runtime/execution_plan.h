@@ -28,6 +28,11 @@ struct CompiledModel {
   std::vector<bool> input_value_needed;   // per graph input: planning reads its data
 };
 
+// Runs node `n` of a graph on the CPU with fresh outputs: the evaluator
+// constant folding uses (see NodeEvaluator).
+StatusOr<std::vector<Tensor>> EvaluateGraphNode(const Node& n, const std::vector<const Tensor*>& inputs,
+                                                size_t max_output_bytes);
+
 // Fills schemas, plan_time and input_value_needed for a graph whose
 // nodes have kernels already.
 Status AnalyzeModel(CompiledModel* m);
@@ -60,7 +65,11 @@ struct ExecutionPlan {
 
 // REQUIRES: inputs[i] matches graph input i in dtype and rank (validated by
 // the Session). Errors name the node whose shapes do not fit.
+// RESOURCE_EXHAUSTED, before allocating, when the values computed while
+// planning or the arena and outputs of one call would exceed `memory_limit`
+// bytes.
 StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
-                                                         const std::vector<const Tensor*>& inputs);
+                                                         const std::vector<const Tensor*>& inputs,
+                                                         size_t memory_limit);
 
 }  // namespace tensorpod::internal

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include <unistd.h>
+
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/eval_node.h"
 #include "core/logging.h"
@@ -75,17 +77,6 @@ std::vector<IoInfo> DescribeValues(const Graph& g, const std::vector<int>& ids) 
   return out;
 }
 
-StatusOr<std::vector<Tensor>> EvaluateForFolding(const Node& n, const std::vector<const Tensor*>& inputs) {
-  EvalNodeArgs args;
-  args.op_type = n.op_type;
-  args.name = n.name;
-  args.opset = n.opset;
-  args.attrs = &n.attrs;
-  args.inputs = inputs;
-  args.num_outputs = static_cast<int>(n.outputs.size());
-  return EvaluateNodeOnCpu(args);
-}
-
 }  // namespace
 
 Session::~Session() = default;
@@ -127,6 +118,11 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   threads_ = options.threads > 0 ? options.threads
                                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   max_batch_ = options.max_batch;
+  memory_limit_ = options.memory_limit_bytes;
+  if (memory_limit_ == 0) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    memory_limit_ = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : SIZE_MAX;
+  }
   const CpuBackend& cpu = CpuBackend::Get();
   allocator_ = options.activation_allocator ? options.activation_allocator : cpu.allocator();
   if (options.device == "auto") TP_LOG_INFO("device \"auto\": no GPU backend in this build, using cpu");
@@ -141,7 +137,7 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   }
 
   if (options.optimize) {
-    TP_RETURN_IF_ERROR(FoldConstants(&graph, EvaluateForFolding));
+    TP_RETURN_IF_ERROR(FoldConstants(&graph, EvaluateGraphNode));
     TP_RETURN_IF_ERROR(FoldConvBatchNorm(&graph));
     TP_RETURN_IF_ERROR(FuseBiasActivation(&graph));
     TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
@@ -218,7 +214,7 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> Session::GetPlan(const std::vecto
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
   }
-  TP_ASSIGN_OR_RETURN(auto plan, BuildPlan(model_, inputs));
+  TP_ASSIGN_OR_RETURN(auto plan, BuildPlan(model_, inputs, memory_limit_));
   if (plan->cacheable) {
     std::lock_guard<std::mutex> lock(mu_);
     plans_.emplace(std::move(key), plan);

@@ -31,6 +31,10 @@ struct SessionOptions {
   bool allow_cpu_fallback = true;
   bool optimize = true;          // graph passes
   std::string log_level;         // empty: keep the current level
+  // Largest activation and output memory one run may plan, in bytes; a
+  // model that needs more fails with RESOURCE_EXHAUSTED instead of
+  // exhausting the machine. 0: the machine's physical memory.
+  size_t memory_limit_bytes = 0;
   // Where activations and scratch live; nullptr: the backend's allocator.
   // Must outlive the session. Tests pass a CountingAllocator here.
   Allocator* activation_allocator = nullptr;
@@ -88,6 +92,7 @@ class Session {
   ModelStats stats_;
   int threads_ = 1;
   int64_t max_batch_ = 0;
+  size_t memory_limit_ = 0;
   Allocator* allocator_ = nullptr;
 
   mutable std::mutex mu_;

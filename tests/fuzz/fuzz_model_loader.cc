@@ -11,6 +11,7 @@ namespace ti = tensorpod::internal;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ti::SessionOptions options;
   options.threads = 1;
+  options.memory_limit_bytes = size_t{1} << 30;  // well under libFuzzer's RSS limit
   auto session = ti::Session::LoadFromBytes(data, size, options);
   if (!session.ok()) return 0;
   std::vector<std::string> names;

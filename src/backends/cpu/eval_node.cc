@@ -32,6 +32,17 @@ StatusOr<std::vector<Tensor>> EvaluateNodeOnCpu(const EvalNodeArgs& args) {
   InferContext ictx(attrs, args.opset, args.name, std::move(infer_inputs), args.num_outputs);
   TP_RETURN_IF_ERROR(schema->infer(ictx));
 
+  size_t out_bytes = 0;
+  for (int i = 0; i < args.num_outputs; ++i) {
+    TP_ASSIGN_OR_RETURN(int64_t n, NumElements(ictx.output_shape(i)));
+    const size_t elem = DTypeSize(ictx.output_dtype(i));
+    if (elem != 0 && static_cast<uint64_t>(n) > (args.max_output_bytes - out_bytes) / elem) {
+      return TP_ERROR(kResourceExhausted, "node \"" << args.name << "\" (" << args.op_type
+                                                    << "): outputs exceed the limit of " << args.max_output_bytes
+                                                    << " bytes");
+    }
+    out_bytes += static_cast<size_t>(n) * elem;
+  }
   TP_ASSIGN_OR_RETURN(auto kernel, CpuBackend::Get().CreateKernel(def));
   std::vector<Tensor> outputs(args.num_outputs);
   KernelContext kctx;

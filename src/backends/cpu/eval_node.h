@@ -4,6 +4,7 @@
 // for the hot path (it allocates). Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ struct EvalNodeArgs {
   std::vector<const Tensor*> inputs;   // nullptr for an omitted optional input
   int num_outputs = 1;
   int threads = 1;
+  // RESOURCE_EXHAUSTED, before anything is allocated, when the outputs
+  // would take more bytes than this.
+  size_t max_output_bytes = SIZE_MAX;
 };
 
 StatusOr<std::vector<Tensor>> EvaluateNodeOnCpu(const EvalNodeArgs& args);

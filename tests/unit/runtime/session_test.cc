@@ -386,3 +386,46 @@ TEST(SessionConcurrencyTest, ConcurrentRunsWithDifferentBatches) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+// A constant subgraph that would need 64 GiB: folding must refuse it without
+// allocating, and running must fail with RESOURCE_EXHAUSTED, not exhaust the
+// machine.
+TEST(SessionMemoryLimitTest, HugeIntermediatesAreRefusedNotAllocated) {
+  ModelBuilder b;
+  b.Input("x", {1}).Output("y", {-1});
+  b.InitializerI64("big", {2}, {int64_t{1} << 17, int64_t{1} << 17});
+  b.Node("ConstantOfShape", {"big"}, {"huge"}, "fill");
+  b.Node("Shape", {"huge"}, {"s"}, "shape");
+  b.Node("Cast", {"s"}, {"sf"}, "cast");
+  SetIntAttr(b.proto().mutable_graph()->mutable_node(2)[0], "to", onnx::TensorProto::FLOAT);
+  b.Node("Add", {"sf", "x"}, {"y"}, "add");
+  SessionOptions options;
+  options.memory_limit_bytes = size_t{1} << 30;
+  auto session = LoadForTest(b, options);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const Tensor x = MakeF32({1}, {1.0f});
+  auto y = (*session)->Run({"x"}, {x}, {});
+  ASSERT_FALSE(y.ok());
+  EXPECT_EQ(y.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(y.status().message().find("memory limit"), std::string::npos) << y.status();
+}
+
+TEST(SessionMemoryLimitTest, RunsWithinTheLimit) {
+  ModelBuilder b;
+  b.Input("x", {-1, 4}).Output("y", {-1, 4});
+  b.Node("Relu", {"x"}, {"y"});
+  SessionOptions options;
+  options.memory_limit_bytes = 1024;
+  auto session = LoadForTest(b, options);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_TRUE((*session)->Run({"x"}, {MakeF32({2, 4}, RandomFloats(8, 1))}, {}).ok());
+  auto big = (*session)->Run({"x"}, {MakeF32({512, 4}, RandomFloats(2048, 2))}, {});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
