@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes as an ONNX model. Loading must either
 // succeed or return a Status; when it succeeds, running with zero-filled
 // inputs of the declared shapes (dynamic dims set to 1) must do the same.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -21,9 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int64_t elements = 1;
     for (int64_t& d : shape) {
       if (d < 0) d = 1;
-      elements *= d > 0 ? d : 1;
+      if (d > (1 << 20) || elements * std::max<int64_t>(d, 1) > (1 << 20)) return 0;  // keep each run small
+      elements *= std::max<int64_t>(d, 1);
     }
-    if (elements > (1 << 20)) return 0;  // keep each run small
     auto t = ti::Tensor::Empty(in.dtype, shape);
     if (!t.ok()) return 0;
     names.push_back(in.name);
