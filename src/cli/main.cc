@@ -64,6 +64,15 @@ bool SplitAssign(const std::string& s, std::string* name, std::string* value) {
   return true;
 }
 
+// An argument no option claimed: the MODEL the first time, a usage error
+// (exit code 2) for an unknown option or a second positional. 0 when taken.
+int TakeModel(const std::string& arg, std::string* model) {
+  if (arg.rfind("--", 0) == 0) return Usage("unknown option " + arg);
+  if (!model->empty()) return Usage("unexpected argument " + arg);
+  *model = arg;
+  return 0;
+}
+
 int Inspect(const std::vector<std::string>& args) {
   if (args.size() != 1) return Usage("inspect takes exactly one MODEL");
   auto session = tp::Session::Load(args[0], tp::SessionOptions().Threads(1));
@@ -113,12 +122,8 @@ int Run(const std::vector<std::string>& args) {
       out_dir = args[++i];
     } else if (a == "--threads") {
       if (!ParseInt(args[++i], 0, 1024, &threads)) return Usage("--threads takes 0..1024, got " + args[i]);
-    } else if (a.rfind("--", 0) == 0) {
-      return Usage("unknown option " + a);
-    } else if (model.empty()) {
-      model = a;
-    } else {
-      return Usage("unexpected argument " + a);
+    } else if (const int rc = TakeModel(a, &model)) {
+      return rc;
     }
   }
   if (model.empty()) return Usage("run needs a MODEL");
@@ -218,12 +223,8 @@ int Bench(const std::vector<std::string>& args) {
       dims[name] = v;
     } else if (a == "--json") {
       json = true;
-    } else if (a.rfind("--", 0) == 0) {
-      return Usage("unknown option " + a);
-    } else if (model.empty()) {
-      model = a;
-    } else {
-      return Usage("unexpected argument " + a);
+    } else if (const int rc = TakeModel(a, &model)) {
+      return rc;
     }
   }
   if (model.empty()) return Usage("bench needs a MODEL");

@@ -51,7 +51,6 @@ struct IoInfo {
 struct ModelStats {
   std::map<std::string, int> op_histogram;  // of the model as loaded
   int64_t parameter_count = 0;
-  int opset = 0;
 };
 
 class ExecutionContext;
@@ -98,7 +97,6 @@ class Session {
   mutable std::mutex mu_;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const ExecutionPlan>> plans_;  // guarded by mu_
   mutable std::vector<std::unique_ptr<ExecutionContext>> free_contexts_;              // guarded by mu_
-  mutable size_t reserved_arena_bytes_ = 0;                                           // guarded by mu_
 };
 
 }  // namespace tensorpod::internal

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/dtype_dispatch.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/reduction_kernels.h"
 
@@ -355,20 +356,9 @@ class ReduceKernel : public Kernel {
                                           << " is not implemented for dtype "
                                           << DTypeName(x.dtype()));
     }
-    switch (x.dtype()) {
-      case DType::kF32:
-        return RunReduce<float>(kind_, reduced, ctx);
-      case DType::kF64:
-        return RunReduce<double>(kind_, reduced, ctx);
-      case DType::kI32:
-        return RunReduce<int32_t>(kind_, reduced, ctx);
-      case DType::kI64:
-        return RunReduce<int64_t>(kind_, reduced, ctx);
-      default:
-        return TP_ERROR(kUnimplemented, op_type_
-                                            << " is not implemented for dtype "
-                                            << DTypeName(x.dtype()));
-    }
+    return VisitDType<float, double, int32_t, int64_t>(x.dtype(), op_type_, [&](auto tag) {
+      return RunReduce<decltype(tag)>(kind_, reduced, ctx);
+    });
   }
 
  private:
@@ -476,30 +466,11 @@ class ArgReduceKernel : public Kernel {
     int64_t* out = ctx.output(0).data<int64_t>();
     if (ctx.output(0).num_elements() == 0) return Status::Ok();
     const bool is_max = op_type_ == "ArgMax";
-    switch (x.dtype()) {
-      case DType::kF32:
-        ArgReduce(x.data<float>(), s, is_max, select_last_, out, ctx.threads);
-        return Status::Ok();
-      case DType::kF64:
-        ArgReduce(x.data<double>(), s, is_max, select_last_, out, ctx.threads);
-        return Status::Ok();
-      case DType::kI32:
-        ArgReduce(x.data<int32_t>(), s, is_max, select_last_, out, ctx.threads);
-        return Status::Ok();
-      case DType::kI64:
-        ArgReduce(x.data<int64_t>(), s, is_max, select_last_, out, ctx.threads);
-        return Status::Ok();
-      case DType::kU8:
-        ArgReduce(x.data<uint8_t>(), s, is_max, select_last_, out, ctx.threads);
-        return Status::Ok();
-      case DType::kI8:
-        ArgReduce(x.data<int8_t>(), s, is_max, select_last_, out, ctx.threads);
-        return Status::Ok();
-      default:
-        return TP_ERROR(kUnimplemented, op_type_
-                                            << " is not implemented for dtype "
-                                            << DTypeName(x.dtype()));
-    }
+    return VisitDType<float, double, int32_t, int64_t, uint8_t, int8_t>(x.dtype(), op_type_, [&](auto tag) {
+      using T = decltype(tag);
+      ArgReduce(x.data<T>(), s, is_max, select_last_, out, ctx.threads);
+      return Status::Ok();
+    });
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "backends/cpu/dtype_dispatch.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/reduction_kernels.h"
 
@@ -84,23 +85,8 @@ class TopKKernel : public Kernel {
     TP_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(axis_, x.rank(), "axis"));
     // The inferred output holds K along the axis, whichever way K came.
     const int64_t k = ctx.output(0).dim(axis);
-    switch (x.dtype()) {
-      case DType::kF32:
-        return RunTopK<float>(x, axis, k, largest_, ctx);
-      case DType::kF64:
-        return RunTopK<double>(x, axis, k, largest_, ctx);
-      case DType::kI32:
-        return RunTopK<int32_t>(x, axis, k, largest_, ctx);
-      case DType::kI64:
-        return RunTopK<int64_t>(x, axis, k, largest_, ctx);
-      case DType::kU8:
-        return RunTopK<uint8_t>(x, axis, k, largest_, ctx);
-      case DType::kI8:
-        return RunTopK<int8_t>(x, axis, k, largest_, ctx);
-      default:
-        return TP_ERROR(kUnimplemented, "TopK is not implemented for dtype "
-                                            << DTypeName(x.dtype()));
-    }
+    return VisitDType<float, double, int32_t, int64_t, uint8_t, int8_t>(
+        x.dtype(), "TopK", [&](auto tag) { return RunTopK<decltype(tag)>(x, axis, k, largest_, ctx); });
   }
 
  private:
