@@ -129,6 +129,7 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
 
   for (const Node& n : graph.nodes()) ++stats_.op_histogram[n.op_type];
   stats_.parameter_count = graph.ParameterCount();
+  stats_.opset = graph.nodes().empty() ? 0 : graph.nodes().front().opset;
   inputs_ = DescribeValues(graph, graph.inputs());
   outputs_ = DescribeValues(graph, graph.outputs());
   for (const IoInfo& in : inputs_) {

@@ -51,6 +51,7 @@ struct IoInfo {
 struct ModelStats {
   std::map<std::string, int> op_histogram;  // of the model as loaded
   int64_t parameter_count = 0;
+  int opset = 0;                            // default-domain opset the model imports
 };
 
 class ExecutionContext;
