@@ -143,6 +143,18 @@ TP_API tp_status_t* tp_session_options_set_allow_cpu_fallback(tp_session_options
 TP_API tp_status_t* tp_session_options_set_log_level(tp_session_options_t* options, const char* level);
 /* Non-zero (default): run graph optimisations (folding, fusion). */
 TP_API tp_status_t* tp_session_options_set_optimize(tp_session_options_t* options, int optimize);
+/* GPU arithmetic: "fp32" (default), "tf32", "fp16" or "bf16". In fp16/bf16
+ * the weights are converted at load and accumulation stays in float32;
+ * inputs and outputs keep the model's dtypes. CPU sessions run fp32.
+ * (API 1.1) */
+TP_API tp_status_t* tp_session_options_set_precision(tp_session_options_t* options, const char* precision);
+/* Non-zero (default): replay each input shape's GPU run as a CUDA graph
+ * after its first run. (API 1.1) */
+TP_API tp_status_t* tp_session_options_set_cuda_graphs(tp_session_options_t* options, int enable);
+
+/* Number of usable CUDA devices: 0 without a GPU, a driver, or a CUDA build.
+ * (API 1.1) */
+TP_API int tp_cuda_device_count(void);
 
 /* ---- Sessions ---------------------------------------------------------- */
 
@@ -154,6 +166,9 @@ TP_API tp_status_t* tp_session_load(const char* path, const tp_session_options_t
 TP_API tp_status_t* tp_session_load_from_bytes(const void* data, size_t size, const tp_session_options_t* options,
                                                tp_session_t** out);
 TP_API void tp_session_destroy(tp_session_t* session);
+/* Where the session runs: "cpu" or "cuda:N" (what "auto" resolved to).
+ * (API 1.1) */
+TP_API const char* tp_session_device(const tp_session_t* session);
 
 TP_API size_t tp_session_input_count(const tp_session_t* session);
 TP_API size_t tp_session_output_count(const tp_session_t* session);

@@ -155,6 +155,9 @@ class SessionOptions {
   SessionOptions& AllowCpuFallback(bool b) { return Keep(tp_session_options_set_allow_cpu_fallback(raw_, b)); }
   SessionOptions& LogLevel(const std::string& l) { return Keep(tp_session_options_set_log_level(raw_, l.c_str())); }
   SessionOptions& Optimize(bool b) { return Keep(tp_session_options_set_optimize(raw_, b)); }
+  // "fp32", "tf32", "fp16", "bf16" (GPU sessions).
+  SessionOptions& Precision(const std::string& p) { return Keep(tp_session_options_set_precision(raw_, p.c_str())); }
+  SessionOptions& CudaGraphs(bool b) { return Keep(tp_session_options_set_cuda_graphs(raw_, b)); }
 
   // The first error a setter met, reported by Session::Load.
   const Status& error() const { return error_; }
@@ -196,6 +199,8 @@ class Session {
     return Session(s);
   }
 
+  // "cpu" or "cuda:N": where the session runs.
+  std::string Device() const { return tp_session_device(s_.get()); }
   std::vector<TensorInfo> Inputs() const { return Describe(true); }
   std::vector<TensorInfo> Outputs() const { return Describe(false); }
 
@@ -242,5 +247,8 @@ class Session {
   }
   std::unique_ptr<tp_session_t, void (*)(tp_session_t*)> s_{nullptr, &tp_session_destroy};
 };
+
+// Number of usable CUDA devices (0 without a GPU or a CUDA build).
+inline int CudaDeviceCount() { return tp_cuda_device_count(); }
 
 }  // namespace tensorpod

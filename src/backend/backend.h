@@ -15,21 +15,37 @@
 
 namespace tensorpod::internal {
 
+// Whether a backend's kernel for an op handles this node (its dtypes and
+// attributes); nullptr: every node of the op.
+using SupportsFn = bool (*)(const NodeDef& node);
+
 class KernelRegistry {
  public:
-  void Add(std::string op_type, KernelFactory factory) { factories_[std::move(op_type)] = factory; }
+  void Add(std::string op_type, KernelFactory factory, SupportsFn supports = nullptr) {
+    entries_[std::move(op_type)] = Entry{factory, supports};
+  }
   KernelFactory Find(std::string_view op_type) const {
-    auto it = factories_.find(op_type);
-    return it == factories_.end() ? nullptr : it->second;
+    auto it = entries_.find(op_type);
+    return it == entries_.end() ? nullptr : it->second.factory;
+  }
+  // True when the op has a kernel and its predicate (if any) accepts `node`.
+  bool Handles(const NodeDef& node) const {
+    auto it = entries_.find(node.op_type);
+    if (it == entries_.end()) return false;
+    return it->second.supports == nullptr || it->second.supports(node);
   }
   std::vector<std::string> OpTypes() const {
     std::vector<std::string> out;
-    for (const auto& [k, v] : factories_) out.push_back(k);
+    for (const auto& [k, v] : entries_) out.push_back(k);
     return out;
   }
 
  private:
-  std::map<std::string, KernelFactory, std::less<>> factories_;
+  struct Entry {
+    KernelFactory factory = nullptr;
+    SupportsFn supports = nullptr;
+  };
+  std::map<std::string, Entry, std::less<>> entries_;
 };
 
 class Backend {

@@ -40,12 +40,15 @@ class Scratch {
   virtual void* Get(size_t bytes) = 0;
 };
 
+class DeviceStream;  // backend/device_backend.h
+
 struct KernelContext {
   std::vector<const Tensor*> inputs;  // nullptr for an omitted optional input
   std::vector<Tensor*> outputs;       // allocated with the inferred shapes; nullptr
                                       // for an omitted optional output
   int threads = 1;                    // intra-op threads for this call
-  Scratch* scratch = nullptr;
+  Scratch* scratch = nullptr;         // memory on the kernel's device
+  DeviceStream* stream = nullptr;     // device kernels: the context's stream; nullptr on the CPU
 
   const Tensor& input(int i) const { return *inputs[i]; }
   bool has_input(int i) const {

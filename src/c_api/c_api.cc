@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/logging.h"
+#include "runtime/devices.h"
 #include "runtime/session.h"
 
 namespace ti = tensorpod::internal;
@@ -28,6 +29,7 @@ struct tp_session_options_t {
 struct tp_session_t {
   std::unique_ptr<ti::Session> session;
   std::vector<std::pair<std::string, int64_t>> op_types;
+  std::string device;
 };
 
 namespace {
@@ -217,8 +219,28 @@ tp_status_t* tp_session_options_set_optimize(tp_session_options_t* o, int optimi
   return nullptr;
 }
 
+tp_status_t* tp_session_options_set_precision(tp_session_options_t* o, const char* precision) {
+  if (o == nullptr) return NullArg("options");
+  if (precision == nullptr) return NullArg("precision");
+  const std::string p = precision;
+  if (p != "fp32" && p != "tf32" && p != "fp16" && p != "bf16") {
+    return MakeStatus(TP_ERROR(kInvalidArgument, "precision \"" << p << "\" is not one of fp32, tf32, fp16, bf16"));
+  }
+  o->options.precision = p;
+  return nullptr;
+}
+
+tp_status_t* tp_session_options_set_cuda_graphs(tp_session_options_t* o, int enable) {
+  if (o == nullptr) return NullArg("options");
+  o->options.cuda_graphs = enable != 0;
+  return nullptr;
+}
+
+int tp_cuda_device_count(void) { return ti::CudaDevices(nullptr); }
+
 static tp_session_t* WrapSession(std::unique_ptr<ti::Session> s) {
-  auto* out = new tp_session_t{std::move(s), {}};
+  auto* out = new tp_session_t{std::move(s), {}, {}};
+  out->device = out->session->device();
   for (const auto& [name, count] : out->session->stats().op_histogram) out->op_types.emplace_back(name, count);
   return out;
 }
@@ -249,6 +271,10 @@ tp_status_t* tp_session_load_from_bytes(const void* data, size_t size, const tp_
 }
 
 void tp_session_destroy(tp_session_t* session) { delete session; }
+
+const char* tp_session_device(const tp_session_t* session) {
+  return session == nullptr ? nullptr : session->device.c_str();
+}
 
 size_t tp_session_input_count(const tp_session_t* s) { return s ? s->session->inputs().size() : 0; }
 size_t tp_session_output_count(const tp_session_t* s) { return s ? s->session->outputs().size() : 0; }

@@ -23,11 +23,14 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  inspect MODEL                       inputs, outputs, op histogram, parameter count\n"
-    "  run MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads T]\n"
+    "  run MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads T] [DEVICE FLAGS]\n"
     "                                      run once; writes DIR/<output>.npy per output\n"
-    "  bench MODEL [--batch N] [--threads T] [--seconds S] [--dim NAME=VALUE ...] [--json]\n"
+    "  bench MODEL [--batch N] [--threads T] [--seconds S] [--dim NAME=VALUE ...] [--json] [DEVICE FLAGS]\n"
     "                                      latency percentiles and throughput on random inputs\n"
     "  version                             print the version\n"
+    "\n"
+    "device flags: --device auto|cpu|cuda|cuda:N (default auto), --precision fp32|tf32|fp16|bf16,\n"
+    "  --no-cuda-graphs\n"
     "\n"
     "environment: TENSORPOD_LOG_LEVEL=trace|debug|info|warn|error|off\n";
 
@@ -105,11 +108,46 @@ int Inspect(const std::vector<std::string>& args) {
   return 0;
 }
 
+// --device D, --precision P and --no-cuda-graphs, shared by run and bench.
+struct DeviceFlags {
+  std::string device = "auto";
+  std::string precision = "fp32";
+  bool cuda_graphs = true;
+
+  // Consumes args[*i] (and its value) when it is one of the flags; returns
+  // false when it is not. Sets *error for a flag without its value.
+  bool Take(const std::vector<std::string>& args, size_t* i, std::string* error) {
+    const std::string& a = args[*i];
+    if (a == "--no-cuda-graphs") {
+      cuda_graphs = false;
+      return true;
+    }
+    if (a != "--device" && a != "--precision") return false;
+    if (*i + 1 >= args.size()) {
+      *error = a + " needs a value";
+      return true;
+    }
+    (a == "--device" ? device : precision) = args[++*i];
+    return true;
+  }
+  tp::SessionOptions Options(int64_t threads) const {
+    tp::SessionOptions o;
+    o.Threads(static_cast<int>(threads)).Device(device).Precision(precision).CudaGraphs(cuda_graphs);
+    return o;
+  }
+};
+
 int Run(const std::vector<std::string>& args) {
   std::string model, out_dir;
   int64_t threads = 0;
   std::vector<std::pair<std::string, std::string>> inputs;
+  DeviceFlags flags;
   for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag_error;
+    if (flags.Take(args, &i, &flag_error)) {
+      if (!flag_error.empty()) return Usage(flag_error);
+      continue;
+    }
     const std::string& a = args[i];
     if ((a == "--input" || a == "--output-dir" || a == "--threads") && i + 1 >= args.size()) {
       return Usage(a + " needs a value");
@@ -128,7 +166,7 @@ int Run(const std::vector<std::string>& args) {
   }
   if (model.empty()) return Usage("run needs a MODEL");
   if (out_dir.empty()) return Usage("run needs --output-dir DIR");
-  auto session = tp::Session::Load(model, tp::SessionOptions().Threads(static_cast<int>(threads)));
+  auto session = tp::Session::Load(model, flags.Options(threads));
   if (!session.ok()) return Fail(session.status().ToString());
   std::vector<tp::cli::NpyArray> arrays;
   arrays.reserve(inputs.size());
@@ -199,7 +237,13 @@ int Bench(const std::vector<std::string>& args) {
   double seconds = 5.0;
   bool json = false;
   std::map<std::string, int64_t> dims;
+  DeviceFlags flags;
   for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag_error;
+    if (flags.Take(args, &i, &flag_error)) {
+      if (!flag_error.empty()) return Usage(flag_error);
+      continue;
+    }
     const std::string& a = args[i];
     if ((a == "--batch" || a == "--threads" || a == "--seconds" || a == "--dim") && i + 1 >= args.size()) {
       return Usage(a + " needs a value");
@@ -228,7 +272,7 @@ int Bench(const std::vector<std::string>& args) {
     }
   }
   if (model.empty()) return Usage("bench needs a MODEL");
-  auto session = tp::Session::Load(model, tp::SessionOptions().Threads(static_cast<int>(threads)).MaxBatch(batch));
+  auto session = tp::Session::Load(model, flags.Options(threads).MaxBatch(batch));
   if (!session.ok()) return Fail(session.status().ToString());
   const tp_session_t* s = session->c_session();
   std::mt19937 rng(42);
@@ -285,12 +329,15 @@ int Bench(const std::vector<std::string>& args) {
       if (c == '"' || c == '\\') escaped += '\\';
       escaped += c;
     }
-    std::printf("{\"model\": \"%s\", \"batch\": %lld, \"threads\": %d, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
+    std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"cuda_graphs\": %s, "
+                "\"batch\": %lld, \"threads\": %d, \"p50_ms\": %.4f, \"p90_ms\": %.4f, "
                 "\"p99_ms\": %.4f, \"throughput_per_s\": %.2f, \"runs\": %zu}\n",
-                escaped.c_str(), static_cast<long long>(batch), used_threads, p50, p90, p99, throughput,
-                latencies_ms.size());
+                escaped.c_str(), session->Device().c_str(), flags.precision.c_str(),
+                flags.cuda_graphs ? "true" : "false", static_cast<long long>(batch), used_threads, p50, p90, p99,
+                throughput, latencies_ms.size());
   } else {
-    std::printf("model %s  batch %lld  threads %s  runs %zu\n", model.c_str(), static_cast<long long>(batch),
+    std::printf("model %s  device %s  precision %s  batch %lld  threads %s  runs %zu\n", model.c_str(),
+                session->Device().c_str(), flags.precision.c_str(), static_cast<long long>(batch),
                 used_threads ? std::to_string(used_threads).c_str() : "auto", latencies_ms.size());
     std::printf("latency ms  p50 %.3f  p90 %.3f  p99 %.3f\nthroughput  %.1f items/s\n", p50, p90, p99, throughput);
   }

@@ -94,5 +94,9 @@ Status FuseBiasActivation(Graph* g);
 // tp_src_blocked / tp_dst_blocked, other readers of a blocked value read it
 // through an inserted tp.ToPlain. Graph outputs stay plain.
 Status AssignBlockedLayouts(Graph* g);
+// Runs the graph in float16 or bfloat16: float32 constants converted, casts
+// at float32 graph inputs and outputs (which keep their names and dtypes).
+// See Note [Reduced precision] in precision.cc.
+Status ConvertFloatPrecision(Graph* g, DType target);
 
 }  // namespace tensorpod::internal

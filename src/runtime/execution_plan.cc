@@ -1,5 +1,8 @@
 #include "runtime/execution_plan.h"
 
+#include <algorithm>
+#include <map>
+
 #include "backends/cpu/eval_node.h"
 #include "core/logging.h"
 #include "planner/memory_planner.h"
@@ -61,9 +64,113 @@ Status AnalyzeModel(CompiledModel* m) {
   return Status::Ok();
 }
 
+namespace {
+
+size_t AlignUp(size_t n) { return (n + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment; }
+
+// Note [Device placement]
+// Steps whose node runs on the device read device values: a host value
+// (graph input, value computed by a CPU step) gets a device mirror filled by
+// a kToDevice copy before its first device reader, a constant gets the copy
+// uploaded at load (or, for constants computed while planning, one uploaded
+// now and owned by the plan). Inputs a device node reads on the host (its
+// schema's value_inputs) stay on the host. CPU steps reading device values
+// get host mirrors (kToHost), and so do graph outputs. Mirrors are made once
+// per value and direction.
+Status PlaceOnDevices(const CompiledModel& m, const PlanDevice& dev, ExecutionPlan* plan) {
+  std::vector<PlannedValue>& values = plan->values;
+  for (PlanStep& step : plan->steps) {
+    step.on_device = m.node_on_device[step.node];
+    for (int v : step.outputs) if (v >= 0) values[v].on_device = step.on_device;
+  }
+  std::vector<PlanStep> steps;
+  std::map<int, int> to_device, to_host;
+  auto mirror = [&](int v, bool device) -> StatusOr<int> {
+    std::map<int, int>& cache = device ? to_device : to_host;
+    auto it = cache.find(v);
+    if (it != cache.end()) return it->second;
+    PlannedValue pv;
+    pv.dtype = values[v].dtype;
+    pv.shape = values[v].shape;
+    pv.on_device = device;
+    if (device && values[v].slot == Slot::kConstant) {
+      pv.slot = Slot::kConstant;
+      if (v < static_cast<int>(m.device_constants.size()) && m.device_constants[v].defined()) {
+        pv.constant = m.device_constants[v];
+      } else {
+        const Tensor& host = values[v].constant;
+        TP_ASSIGN_OR_RETURN(auto buf, Buffer::Allocate(dev.allocator, std::max<size_t>(host.nbytes(), 1)));
+        Tensor t(host.dtype(), host.shape(), buf->data(), buf);
+        TP_RETURN_IF_ERROR(dev.backend->Copy(host, &t));
+        pv.constant = std::move(t);
+      }
+      values.push_back(std::move(pv));
+      cache[v] = static_cast<int>(values.size()) - 1;
+      return cache[v];
+    }
+    pv.slot = Slot::kArena;
+    values.push_back(std::move(pv));
+    const int id = static_cast<int>(values.size()) - 1;
+    PlanStep copy;
+    copy.node = -1;
+    copy.kind = device ? StepKind::kToDevice : StepKind::kToHost;
+    copy.inputs = {v};
+    copy.outputs = {id};
+    steps.push_back(std::move(copy));
+    cache[v] = id;
+    return id;
+  };
+  for (PlanStep step : plan->steps) {
+    const std::vector<int>& host_inputs = m.schemas[step.node]->value_inputs;
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      const int v = step.inputs[k];
+      if (v < 0) continue;
+      const bool read_on_host =
+          std::find(host_inputs.begin(), host_inputs.end(), static_cast<int>(k)) != host_inputs.end();
+      const bool want_device = step.on_device && !read_on_host;
+      if (want_device != values[v].on_device) {
+        TP_ASSIGN_OR_RETURN(step.inputs[k], mirror(v, want_device));
+      }
+    }
+    steps.push_back(std::move(step));
+  }
+  for (int& o : plan->outputs) {
+    if (values[o].on_device) {
+      TP_ASSIGN_OR_RETURN(o, mirror(o, false));
+    }
+  }
+  plan->steps = std::move(steps);
+  plan->uses_device = true;
+  return Status::Ok();
+}
+
+// Staging offsets for copies of graph inputs to the device and of graph
+// outputs to the host; whether the plan can run as one captured graph.
+void AssignStaging(ExecutionPlan* plan) {
+  size_t offset = 0;
+  bool capturable = plan->cacheable;
+  for (PlanStep& step : plan->steps) {
+    if (step.kind == StepKind::kNode) {
+      capturable = capturable && step.on_device;
+      continue;
+    }
+    const PlannedValue& host =
+        plan->values[step.kind == StepKind::kToDevice ? step.inputs[0] : step.outputs[0]];
+    step.staged = step.kind == StepKind::kToDevice ? host.slot == Slot::kInput : host.slot == Slot::kOutput;
+    capturable = capturable && step.staged;
+    if (!step.staged) continue;
+    step.staging_offset = offset;
+    offset += AlignUp(NumElementsUnchecked(host.shape) * DTypeSize(host.dtype));
+  }
+  plan->staging_bytes = offset;
+  plan->graph_capturable = capturable;
+}
+
+}  // namespace
+
 StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
                                                          const std::vector<const Tensor*>& inputs,
-                                                         size_t memory_limit) {
+                                                         size_t memory_limit, const PlanDevice& device) {
   const Graph& g = m.graph;
   auto plan = std::make_shared<ExecutionPlan>();
   auto& values = plan->values;
@@ -187,10 +294,15 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
     }
   }
 
+  plan->outputs = g.outputs();
+  if (device.backend != nullptr) {
+    TP_RETURN_IF_ERROR(PlaceOnDevices(m, device, plan.get()));
+  }
   // Graph outputs produced by steps are allocated per call, not in the arena.
-  for (int v : g.outputs()) {
+  for (int v : plan->outputs) {
     if (values[v].slot == Slot::kArena) values[v].slot = Slot::kOutput;
   }
+  if (device.backend != nullptr) AssignStaging(plan.get());
   // Lifetimes of arena values -> offsets.
   std::vector<int> first(values.size(), -1), last(values.size(), -1);
   for (int s = 0; s < static_cast<int>(plan->steps.size()); ++s) {
@@ -200,15 +312,18 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
     }
     for (int v : plan->steps[s].inputs) if (v >= 0) last[v] = s;
   }
-  std::vector<BufferRequest> requests;
-  std::vector<int> request_value;
+  // One arena per memory: host, then device.
+  MemoryPlan mem[2];
+  std::vector<BufferRequest> requests[2];
+  std::vector<int> request_value[2];
   for (size_t v = 0; v < values.size(); ++v) {
     if (values[v].slot != Slot::kArena || first[v] < 0) continue;
-    requests.push_back({NumElementsUnchecked(values[v].shape) * DTypeSize(values[v].dtype), first[v], last[v]});
-    request_value.push_back(static_cast<int>(v));
+    const int d = values[v].on_device ? 1 : 0;
+    requests[d].push_back({NumElementsUnchecked(values[v].shape) * DTypeSize(values[v].dtype), first[v], last[v]});
+    request_value[d].push_back(static_cast<int>(v));
   }
-  MemoryPlan mem = PlanMemory(requests);
-  size_t call_bytes = mem.arena_bytes;
+  for (int d = 0; d < 2; ++d) mem[d] = PlanMemory(requests[d]);
+  size_t call_bytes = mem[0].arena_bytes + mem[1].arena_bytes;
   for (const PlannedValue& v : values) {
     if (v.slot == Slot::kOutput) call_bytes += NumElementsUnchecked(v.shape) * DTypeSize(v.dtype);
   }
@@ -217,8 +332,11 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
                                                          << "the session's memory limit of " << memory_limit
                                                          << " bytes");
   }
-  for (size_t r = 0; r < requests.size(); ++r) values[request_value[r]].offset = mem.offsets[r];
-  plan->arena_bytes = mem.arena_bytes;
+  for (int d = 0; d < 2; ++d) {
+    for (size_t r = 0; r < requests[d].size(); ++r) values[request_value[d][r]].offset = mem[d].offsets[r];
+  }
+  plan->arena_bytes = mem[0].arena_bytes;
+  plan->device_arena_bytes = mem[1].arena_bytes;
   return std::shared_ptr<const ExecutionPlan>(std::move(plan));
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/device_backend.h"
 #include "graph/graph.h"
 #include "ops/op_schema.h"
 #include "planner/partitioner.h"
@@ -26,6 +27,15 @@ struct CompiledModel {
   std::vector<const OpSchema*> schemas;   // parallel to graph.nodes()
   std::vector<bool> plan_time;            // node evaluated while planning
   std::vector<bool> input_value_needed;   // per graph input: planning reads its data
+  std::vector<bool> node_on_device;       // parallel to graph.nodes(): runs on the device backend
+  std::vector<Tensor> device_constants;   // per value id: its device copy, uploaded at load
+};
+
+// What planning needs to place work on an accelerator; a default-made one
+// plans for the CPU alone.
+struct PlanDevice {
+  const DeviceBackend* backend = nullptr;
+  Allocator* allocator = nullptr;  // device memory for constants computed while planning
 };
 
 // Runs node `n` of a graph on the CPU with fresh outputs: the evaluator
@@ -41,6 +51,7 @@ enum class Slot { kUnused, kInput, kConstant, kArena, kOutput };
 
 struct PlannedValue {
   Slot slot = Slot::kUnused;
+  bool on_device = false;  // lives in device memory (arena or constant)
   DType dtype = DType::kUndefined;
   Shape shape;
   size_t offset = 0;  // kArena: byte offset in the arena
@@ -48,16 +59,32 @@ struct PlannedValue {
   Tensor constant;    // kConstant
 };
 
+// A step runs a node, or copies one value between host and device (node -1,
+// one input, one output). Copies of graph inputs and outputs go through the
+// context's pinned staging buffer at `staging_offset`.
+enum class StepKind { kNode, kToDevice, kToHost };
+
 struct PlanStep {
   int node = 0;
   std::vector<int> inputs;   // value ids, -1 for omitted
   std::vector<int> outputs;  // value ids, -1 for omitted
+  StepKind kind = StepKind::kNode;
+  bool on_device = false;    // kNode: the node's kernel is a device kernel
+  bool staged = false;       // copies: through pinned staging
+  size_t staging_offset = 0;
 };
 
 struct ExecutionPlan {
   std::vector<PlannedValue> values;
   std::vector<PlanStep> steps;
-  size_t arena_bytes = 0;
+  std::vector<int> outputs;        // value id of each graph output (host)
+  size_t arena_bytes = 0;          // host arena
+  size_t device_arena_bytes = 0;
+  size_t staging_bytes = 0;        // pinned host staging for graph inputs/outputs
+  bool uses_device = false;
+  // Every step is a device kernel or a staged copy: the whole run can be
+  // captured as one device graph.
+  bool graph_capturable = false;
   // False when planning read the data (not just the shape) of a graph input,
   // so the plan is valid for this call only.
   bool cacheable = true;
@@ -68,8 +95,11 @@ struct ExecutionPlan {
 // RESOURCE_EXHAUSTED, before allocating, when the values computed while
 // planning or the arena and outputs of one call would exceed `memory_limit`
 // bytes.
+// With `device.backend` set, nodes with node_on_device run on it: copies are
+// added where a value crosses between host and device, graph inputs and
+// outputs are staged, and device values get their own arena.
 StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
                                                          const std::vector<const Tensor*>& inputs,
-                                                         size_t memory_limit);
+                                                         size_t memory_limit, const PlanDevice& device = {});
 
 }  // namespace tensorpod::internal

@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 #include <unistd.h>
@@ -9,16 +10,20 @@
 #include "backends/cpu/eval_node.h"
 #include "core/logging.h"
 #include "onnx/onnx_importer.h"
+#include "runtime/devices.h"
 
 namespace tensorpod::internal {
 
 // Scratch memory for kernels, from the session's activation allocator; grows
-// to the largest request seen and then stays.
+// to the largest request seen and then stays. While a device graph is being
+// captured it must not grow (an allocation cannot be recorded): the kernel
+// then fails and the run falls back to plain launches.
 class ContextScratch : public Scratch {
  public:
   explicit ContextScratch(Allocator* a) : allocator_(a) {}
   void* Get(size_t bytes) override {
     if (buffer_ == nullptr || buffer_->size() < bytes) {
+      if (frozen_) return nullptr;
       buffer_.reset();
       auto b = Buffer::Allocate(allocator_, bytes);
       if (!b.ok()) return nullptr;
@@ -26,37 +31,85 @@ class ContextScratch : public Scratch {
     }
     return buffer_->data();
   }
+  void set_frozen(bool f) { frozen_ = f; }
 
  private:
   Allocator* allocator_;
   std::shared_ptr<Buffer> buffer_;
+  bool frozen_ = false;
 };
 
-// What one concurrent Run owns: the arena, scratch and per-value views.
-class ExecutionContext {
+// One growable allocation (an arena, a staging buffer). Returns true from
+// Reserve when the memory moved.
+class GrowableBuffer {
  public:
-  explicit ExecutionContext(Allocator* a) : allocator_(a), scratch_(a) {}
-
-  Status ReserveArena(size_t bytes) {
-    if (arena_ != nullptr && arena_->size() >= bytes) return Status::Ok();
-    if (arena_ != nullptr) {
-      TP_LOG_INFO("execution context arena grows from {} to {} bytes", arena_->size(), bytes);
-    }
-    arena_.reset();
-    TP_ASSIGN_OR_RETURN(arena_, Buffer::Allocate(allocator_, std::max<size_t>(bytes, 64)));
-    return Status::Ok();
+  StatusOr<bool> Reserve(Allocator* a, size_t bytes, const char* what) {
+    if (buffer_ != nullptr && buffer_->size() >= bytes) return false;
+    if (buffer_ != nullptr) TP_LOG_INFO("execution context {} grows from {} to {} bytes", what, buffer_->size(), bytes);
+    buffer_.reset();
+    TP_ASSIGN_OR_RETURN(buffer_, Buffer::Allocate(a, std::max<size_t>(bytes, 64)));
+    return true;
   }
-  char* arena() { return static_cast<char*>(arena_->data()); }
-  ContextScratch* scratch() { return &scratch_; }
-  std::vector<Tensor>& tensors() { return tensors_; }
-  KernelContext& kernel_context() { return kctx_; }
+  char* data() const { return buffer_ ? static_cast<char*>(buffer_->data()) : nullptr; }
 
  private:
-  Allocator* allocator_;
-  std::shared_ptr<Buffer> arena_;
+  std::shared_ptr<Buffer> buffer_;
+};
+
+// A captured device graph of one plan in one context; see Note [CUDA graphs].
+struct CapturedRun {
+  std::shared_ptr<const ExecutionPlan> plan;  // keeps the key alive
+  int plain_runs = 0;
+  bool failed = false;
+  std::unique_ptr<DeviceGraph> graph;
+};
+
+// What one concurrent Run owns: arenas, scratch, per-value views and, on a
+// device, its stream, device arena, pinned staging and captured graphs.
+class ExecutionContext {
+ public:
+  ExecutionContext(Allocator* host, Allocator* device, Allocator* pinned)
+      : host_(host), device_(device), pinned_(pinned), scratch_(host),
+        device_scratch_(device != nullptr ? device : host) {}
+
+  Status Reserve(const ExecutionPlan& plan) {
+    TP_ASSIGN_OR_RETURN(bool moved, arena_.Reserve(host_, plan.arena_bytes, "arena"));
+    if (plan.uses_device) {
+      TP_INTERNAL_CHECK(device_ != nullptr, "device plan on a host-only context");
+      bool m2 = false, m3 = false;
+      TP_ASSIGN_OR_RETURN(m2, device_arena_.Reserve(device_, plan.device_arena_bytes, "device arena"));
+      TP_ASSIGN_OR_RETURN(m3, staging_.Reserve(pinned_, plan.staging_bytes, "staging buffer"));
+      moved = moved || m2 || m3;
+    }
+    // Captured graphs point into the old memory.
+    if (moved) captured_.clear();
+    return Status::Ok();
+  }
+  char* arena() { return arena_.data(); }
+  char* device_arena() { return device_arena_.data(); }
+  char* staging() { return staging_.data(); }
+  ContextScratch* scratch() { return &scratch_; }
+  ContextScratch* device_scratch() { return &device_scratch_; }
+  std::vector<Tensor>& tensors() { return tensors_; }
+  KernelContext& kernel_context() { return kctx_; }
+  std::unique_ptr<DeviceStream>& stream() { return stream_; }
+  CapturedRun& captured(const std::shared_ptr<const ExecutionPlan>& plan) {
+    CapturedRun& c = captured_[plan.get()];
+    if (c.plan == nullptr) c.plan = plan;
+    return c;
+  }
+
+ private:
+  Allocator* host_;
+  Allocator* device_;  // null for CPU sessions
+  Allocator* pinned_;
+  GrowableBuffer arena_, device_arena_, staging_;
   ContextScratch scratch_;
+  ContextScratch device_scratch_;
   std::vector<Tensor> tensors_;
   KernelContext kctx_;
+  std::unique_ptr<DeviceStream> stream_;
+  std::map<const ExecutionPlan*, CapturedRun> captured_;
 };
 
 namespace {
@@ -98,11 +151,10 @@ StatusOr<std::unique_ptr<Session>> Session::LoadFromBytes(const void* data, size
                                                      << "\" is not one of trace, debug, info, warn, error, off");
   }
   TP_ASSIGN_OR_RETURN(Device device, ParseDevice(options.device));
-  if (device.type == DeviceType::kCuda) {
-    return TP_ERROR(kFailedPrecondition, "device \"" << options.device
-                                                     << "\" was requested but this build of tensorpod has no "
-                                                        "CUDA backend; use \"cpu\" or \"auto\"");
-  }
+  if (device.type == DeviceType::kCuda) TP_RETURN_IF_ERROR(GetDeviceBackend(device).status());
+  TP_CHECK_ARG(options.precision == "fp32" || options.precision == "tf32" || options.precision == "fp16" ||
+                   options.precision == "bf16",
+               "precision \"" << options.precision << "\" is not one of fp32, tf32, fp16, bf16");
   TP_CHECK_ARG(options.threads >= 0 && options.threads <= 1024,
                "threads must be between 0 (one per core) and 1024, got " << options.threads);
   TP_CHECK_ARG(options.max_batch >= 0, "max_batch must be >= 0, got " << options.max_batch);
@@ -125,7 +177,15 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   }
   const CpuBackend& cpu = CpuBackend::Get();
   allocator_ = options.activation_allocator ? options.activation_allocator : cpu.allocator();
-  if (options.device == "auto") TP_LOG_INFO("device \"auto\": no GPU backend in this build, using cpu");
+  TP_ASSIGN_OR_RETURN(device_, ResolveDevice(options.device));
+  precision_ = options.precision;
+  cuda_graphs_ = options.cuda_graphs;
+  if (device_.type == DeviceType::kCuda) {
+    TP_ASSIGN_OR_RETURN(device_backend_, GetDeviceBackend(device_));
+    TP_ASSIGN_OR_RETURN(device_allocator_, device_backend_->CreateSessionAllocator());
+  } else if (precision_ != "fp32") {
+    TP_LOG_INFO("precision {} applies to GPU sessions; this session runs on the cpu in fp32", precision_);
+  }
 
   for (const Node& n : graph.nodes()) ++stats_.op_histogram[n.op_type];
   stats_.parameter_count = graph.ParameterCount();
@@ -140,12 +200,27 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
     TP_RETURN_IF_ERROR(FoldConstants(&graph, EvaluateGraphNode));
     TP_RETURN_IF_ERROR(FoldConvBatchNorm(&graph));
     TP_RETURN_IF_ERROR(FuseBiasActivation(&graph));
-    TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
+    // Blocked (nChw16c) layouts are the CPU backend's; GPU kernels read plain NCHW.
+    if (device_backend_ == nullptr) TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
+  }
+  if (device_backend_ != nullptr && (precision_ == "fp16" || precision_ == "bf16")) {
+    TP_RETURN_IF_ERROR(ConvertFloatPrecision(&graph, precision_ == "fp16" ? DType::kF16 : DType::kBF16));
+  }
+  if (device_backend_ != nullptr && precision_ == "tf32") {
+    for (Node& n : graph.nodes()) n.attrs.Set("tp_allow_tf32", int64_t{1});
   }
   TP_RETURN_IF_ERROR(EliminateDeadNodes(&graph));
   model_.graph = std::move(graph);
-  TP_ASSIGN_OR_RETURN(model_.nodes, Partition(model_.graph, {&cpu}, cpu, options.allow_cpu_fallback));
+  std::vector<const Backend*> backends;
+  if (device_backend_ != nullptr) backends.push_back(device_backend_);
+  backends.push_back(&cpu);
+  TP_ASSIGN_OR_RETURN(model_.nodes, Partition(model_.graph, backends, cpu, options.allow_cpu_fallback));
   TP_RETURN_IF_ERROR(AnalyzeModel(&model_));
+  model_.node_on_device.assign(model_.nodes.size(), false);
+  for (size_t i = 0; i < model_.nodes.size(); ++i) {
+    model_.node_on_device[i] = device_backend_ != nullptr && model_.nodes[i].backend == device_backend_;
+  }
+  if (device_backend_ != nullptr) TP_RETURN_IF_ERROR(UploadConstants());
 
   // Reserve the arena for max_batch when every input's only dynamic dim is
   // the leading (batch) one.
@@ -171,8 +246,8 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
       for (const Tensor& t : dummies) ptrs.push_back(&t);
       auto plan = GetPlan(ptrs);
       if (!plan.ok()) return plan.status().WithContext("planning for max_batch " + std::to_string(max_batch_));
-      auto ctx = std::make_unique<ExecutionContext>(allocator_);
-      TP_RETURN_IF_ERROR(ctx->ReserveArena((*plan)->arena_bytes));
+      TP_ASSIGN_OR_RETURN(auto ctx, NewContext());
+      TP_RETURN_IF_ERROR(ctx->Reserve(**plan));
       std::lock_guard<std::mutex> lock(mu_);
       free_contexts_.push_back(std::move(ctx));
     } else {
@@ -214,7 +289,10 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> Session::GetPlan(const std::vecto
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
   }
-  TP_ASSIGN_OR_RETURN(auto plan, BuildPlan(model_, inputs, memory_limit_));
+  PlanDevice device;
+  device.backend = device_backend_;
+  device.allocator = device_allocator_.get();
+  TP_ASSIGN_OR_RETURN(auto plan, BuildPlan(model_, inputs, memory_limit_, device));
   if (plan->cacheable) {
     std::lock_guard<std::mutex> lock(mu_);
     plans_.emplace(std::move(key), plan);
@@ -222,7 +300,16 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> Session::GetPlan(const std::vecto
   return plan;
 }
 
-std::unique_ptr<ExecutionContext> Session::AcquireContext() const {
+StatusOr<std::unique_ptr<ExecutionContext>> Session::NewContext() const {
+  auto ctx = std::make_unique<ExecutionContext>(
+      allocator_, device_allocator_.get(), device_backend_ ? device_backend_->pinned_allocator() : nullptr);
+  if (device_backend_ != nullptr) {
+    TP_ASSIGN_OR_RETURN(ctx->stream(), device_backend_->CreateStream());
+  }
+  return ctx;
+}
+
+StatusOr<std::unique_ptr<ExecutionContext>> Session::AcquireContext() const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!free_contexts_.empty()) {
@@ -231,7 +318,32 @@ std::unique_ptr<ExecutionContext> Session::AcquireContext() const {
       return ctx;
     }
   }
-  return std::make_unique<ExecutionContext>(allocator_);
+  return NewContext();
+}
+
+Status Session::UploadConstants() {
+  const Graph& g = model_.graph;
+  model_.device_constants.assign(g.values().size(), Tensor());
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    if (!model_.node_on_device[i]) continue;
+    const Node& n = g.nodes()[i];
+    const std::vector<int>& host_inputs = model_.schemas[i]->value_inputs;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int v = n.inputs[k];
+      if (v < 0 || !g.values()[v].is_constant() || model_.device_constants[v].defined()) continue;
+      if (std::find(host_inputs.begin(), host_inputs.end(), static_cast<int>(k)) != host_inputs.end()) continue;
+      const Tensor& host = g.values()[v].constant;
+      auto buf = Buffer::Allocate(device_allocator_.get(), std::max<size_t>(host.nbytes(), 1));
+      if (!buf.ok()) {
+        return buf.status().WithContext("uploading constant \"" + g.values()[v].name + "\" (" +
+                                        std::to_string(host.nbytes()) + " bytes) to " + device_.ToString());
+      }
+      Tensor t(host.dtype(), host.shape(), (*buf)->data(), *buf);
+      TP_RETURN_IF_ERROR(device_backend_->Copy(host, &t));
+      model_.device_constants[v] = std::move(t);
+    }
+  }
+  return Status::Ok();
 }
 
 void Session::ReleaseContext(std::unique_ptr<ExecutionContext> ctx) const {
@@ -284,23 +396,26 @@ StatusOr<std::vector<Tensor>> Session::Run(const std::vector<std::string>& input
   }
 
   TP_ASSIGN_OR_RETURN(auto plan, GetPlan(ordered));
-  std::unique_ptr<ExecutionContext> ctx = AcquireContext();
+  TP_ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> ctx, AcquireContext());
   struct Returner {
     const Session* s;
     std::unique_ptr<ExecutionContext>* ctx;
     ~Returner() { s->ReleaseContext(std::move(*ctx)); }
   } returner{this, &ctx};
-  TP_RETURN_IF_ERROR(ctx->ReserveArena(plan->arena_bytes));
+  TP_RETURN_IF_ERROR(ctx->Reserve(*plan));
 
   std::vector<Tensor>& tensors = ctx->tensors();
   tensors.resize(plan->values.size());
   char* arena = ctx->arena();
+  char* device_arena = ctx->device_arena();
   for (size_t v = 0; v < plan->values.size(); ++v) {
     const PlannedValue& pv = plan->values[v];
     switch (pv.slot) {
       case Slot::kInput: tensors[v] = *ordered[pv.index]; break;
       case Slot::kConstant: tensors[v] = pv.constant; break;
-      case Slot::kArena: tensors[v] = Tensor(pv.dtype, pv.shape, arena + pv.offset); break;
+      case Slot::kArena:
+        tensors[v] = Tensor(pv.dtype, pv.shape, (pv.on_device ? device_arena : arena) + pv.offset);
+        break;
       case Slot::kOutput: {
         TP_ASSIGN_OR_RETURN(tensors[v], Tensor::Uninitialized(pv.dtype, pv.shape));
         break;
@@ -308,23 +423,23 @@ StatusOr<std::vector<Tensor>> Session::Run(const std::vector<std::string>& input
       case Slot::kUnused: break;
     }
   }
-  KernelContext& kctx = ctx->kernel_context();
-  kctx.threads = threads_;
-  kctx.scratch = ctx->scratch();
-  for (const PlanStep& step : plan->steps) {
-    kctx.inputs.clear();
-    kctx.outputs.clear();
-    for (int v : step.inputs) kctx.inputs.push_back(v >= 0 ? &tensors[v] : nullptr);
-    for (int v : step.outputs) kctx.outputs.push_back(v >= 0 ? &tensors[v] : nullptr);
-    Status s = model_.nodes[step.node].kernel->Compute(kctx);
-    if (!s.ok()) {
-      const Node& n = g.nodes()[step.node];
-      return s.WithContext("node \"" + n.name + "\" (" + n.op_type + ")");
-    }
+  // Drop views into caller memory and outputs before the context is reused.
+  struct Clearer {
+    std::vector<Tensor>* t;
+    ~Clearer() { for (auto& x : *t) x = Tensor(); }
+  } clearer{&tensors};
+
+  if (!plan->uses_device) {
+    TP_RETURN_IF_ERROR(RunSteps(*plan, ctx.get(), false));
+  } else {
+    TP_RETURN_IF_ERROR(RunOnDevice(plan, ctx.get()));
   }
   std::vector<Tensor> result;
   result.reserve(wanted.size());
-  for (int v : wanted) {
+  for (int id : wanted) {
+    // The plan's value of the graph output with value id `id`.
+    int v = id;
+    for (size_t k = 0; k < g.outputs().size(); ++k) if (g.outputs()[k] == id) v = plan->outputs[k];
     const Slot slot = plan->values[v].slot;
     if (slot == Slot::kOutput) {
       result.push_back(tensors[v]);
@@ -333,9 +448,112 @@ StatusOr<std::vector<Tensor>> Session::Run(const std::vector<std::string>& input
       result.push_back(std::move(copy));
     }
   }
-  // Drop views into caller memory and outputs before the context is reused.
-  for (auto& t : tensors) t = Tensor();
   return result;
+}
+
+// Runs the plan's steps in order on the context's tensors. With a device:
+// device kernels and copies are enqueued on the context's stream; a CPU step
+// first waits for copies to the host still in flight. Staged copies go
+// through the pinned buffer; filling it from the inputs and emptying it into
+// the outputs is the caller's (RunOnDevice) job. `device_only` asserts that
+// no host work happens in between (graph capture).
+Status Session::RunSteps(const ExecutionPlan& plan, ExecutionContext* ctx, bool device_only) const {
+  std::vector<Tensor>& tensors = ctx->tensors();
+  KernelContext& kctx = ctx->kernel_context();
+  DeviceStream* stream = ctx->stream().get();
+  char* staging = ctx->staging();
+  bool host_reads_pending = false;
+  for (const PlanStep& step : plan.steps) {
+    if (step.kind == StepKind::kToDevice) {
+      const Tensor& src = tensors[step.inputs[0]];
+      Tensor& dst = tensors[step.outputs[0]];
+      const void* from = step.staged ? staging + step.staging_offset : src.raw_data();
+      TP_RETURN_IF_ERROR(stream->CopyHostToDevice(dst.raw_data(), from, dst.nbytes()));
+      continue;
+    }
+    if (step.kind == StepKind::kToHost) {
+      const Tensor& src = tensors[step.inputs[0]];
+      Tensor& dst = tensors[step.outputs[0]];
+      void* to = step.staged ? staging + step.staging_offset : dst.raw_data();
+      TP_RETURN_IF_ERROR(stream->CopyDeviceToHost(to, src.raw_data(), src.nbytes()));
+      host_reads_pending = host_reads_pending || !step.staged;
+      continue;
+    }
+    if (!step.on_device && host_reads_pending) {
+      TP_INTERNAL_CHECK(!device_only, "host step in a captured run");
+      TP_RETURN_IF_ERROR(stream->Synchronize());
+      host_reads_pending = false;
+    }
+    kctx.inputs.clear();
+    kctx.outputs.clear();
+    for (int v : step.inputs) kctx.inputs.push_back(v >= 0 ? &tensors[v] : nullptr);
+    for (int v : step.outputs) kctx.outputs.push_back(v >= 0 ? &tensors[v] : nullptr);
+    kctx.threads = threads_;
+    kctx.stream = step.on_device ? stream : nullptr;
+    kctx.scratch = step.on_device ? static_cast<Scratch*>(ctx->device_scratch()) : ctx->scratch();
+    Status s = model_.nodes[step.node].kernel->Compute(kctx);
+    if (!s.ok()) {
+      const Node& n = model_.graph.nodes()[step.node];
+      return s.WithContext("node \"" + n.name + "\" (" + n.op_type + ")" + (step.on_device ? " on " + device_.ToString() : ""));
+    }
+  }
+  return Status::Ok();
+}
+
+// Note [CUDA graphs]
+// A plan whose steps are all device kernels and staged copies (the usual GPU
+// plan: no CPU fallback) runs as one device graph per (context, plan): the
+// first run launches kernels one by one (warming up scratch, library handles
+// and algorithm caches), the second records them while launching nothing and
+// replays the recording, later runs replay it. A graph holds raw addresses,
+// so it is dropped when the context's arenas or staging buffer move; a new
+// input signature has its own plan and so its own graph. When recording
+// fails (a kernel that cannot be captured, scratch that would have to grow),
+// the context falls back to plain launches for that plan.
+Status Session::RunOnDevice(const std::shared_ptr<const ExecutionPlan>& plan, ExecutionContext* ctx) const {
+  std::vector<Tensor>& tensors = ctx->tensors();
+  DeviceStream* stream = ctx->stream().get();
+  char* staging = ctx->staging();
+  for (const PlanStep& step : plan->steps) {
+    if (step.kind == StepKind::kToDevice && step.staged) {
+      const Tensor& src = tensors[step.inputs[0]];
+      if (src.nbytes() > 0) std::memcpy(staging + step.staging_offset, src.raw_data(), src.nbytes());
+    }
+  }
+  CapturedRun* captured = cuda_graphs_ && plan->graph_capturable ? &ctx->captured(plan) : nullptr;
+  bool ran = false;
+  if (captured != nullptr && captured->graph != nullptr) {
+    TP_RETURN_IF_ERROR(captured->graph->Launch(stream));
+    ran = true;
+  } else if (captured != nullptr && !captured->failed && captured->plain_runs >= 1) {
+    TP_RETURN_IF_ERROR(stream->BeginCapture());
+    ctx->device_scratch()->set_frozen(true);
+    Status s = RunSteps(*plan, ctx, true);
+    ctx->device_scratch()->set_frozen(false);
+    auto graph = stream->EndCapture();
+    if (s.ok() && graph.ok()) {
+      captured->graph = std::move(graph).value();
+      TP_RETURN_IF_ERROR(captured->graph->Launch(stream));
+      ran = true;
+      TP_LOG_DEBUG("recorded a device graph of {} steps", plan->steps.size());
+    } else {
+      captured->failed = true;
+      TP_LOG_INFO("device graph capture failed ({}); this input signature runs with plain launches",
+                  s.ok() ? graph.status().message() : s.message());
+    }
+  }
+  if (!ran) {
+    TP_RETURN_IF_ERROR(RunSteps(*plan, ctx, false));
+    if (captured != nullptr) ++captured->plain_runs;
+  }
+  TP_RETURN_IF_ERROR(stream->Synchronize());
+  for (const PlanStep& step : plan->steps) {
+    if (step.kind == StepKind::kToHost && step.staged) {
+      Tensor& dst = tensors[step.outputs[0]];
+      if (dst.nbytes() > 0) std::memcpy(dst.raw_data(), staging + step.staging_offset, dst.nbytes());
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace tensorpod::internal

@@ -35,7 +35,15 @@ struct SessionOptions {
   // model that needs more fails with RESOURCE_EXHAUSTED instead of
   // exhausting the machine. 0: the machine's physical memory.
   size_t memory_limit_bytes = 0;
-  // Where activations and scratch live; nullptr: the backend's allocator.
+  // Arithmetic on the GPU: "fp32" (default), "tf32" (float32 data, TF32
+  // tensor-core products), "fp16" or "bf16" (weights converted at load,
+  // activations in that type, accumulation in float32; inputs and outputs
+  // keep the model's declared dtypes). The CPU runs fp32 whatever is set.
+  std::string precision = "fp32";
+  // GPU: record each input signature's run as one CUDA graph after its first
+  // run and replay it.
+  bool cuda_graphs = true;
+  // Where host activations and scratch live; nullptr: the CPU allocator.
   // Must outlive the session. Tests pass a CountingAllocator here.
   Allocator* activation_allocator = nullptr;
 };
@@ -69,7 +77,9 @@ class Session {
   const std::vector<IoInfo>& outputs() const { return outputs_; }
   const ModelStats& stats() const { return stats_; }
   int threads() const { return threads_; }
-  std::string device() const { return "cpu"; }
+  // "cpu" or "cuda:N".
+  std::string device() const { return device_.ToString(); }
+  const std::string& precision() const { return precision_; }
 
   // Runs the model. `input_names[i]` names `inputs[i]`; every model input
   // must be given once. `output_names` empty: all outputs in model order.
@@ -83,8 +93,21 @@ class Session {
   Status Initialize(Graph graph, const SessionOptions& options);
   Status ValidateInput(int index, const Tensor& t) const;
   StatusOr<std::shared_ptr<const ExecutionPlan>> GetPlan(const std::vector<const Tensor*>& inputs) const;
-  std::unique_ptr<ExecutionContext> AcquireContext() const;
+  StatusOr<std::unique_ptr<ExecutionContext>> NewContext() const;
+  StatusOr<std::unique_ptr<ExecutionContext>> AcquireContext() const;
+  Status UploadConstants();
+  Status RunSteps(const ExecutionPlan& plan, ExecutionContext* ctx, bool device_only) const;
+  Status RunOnDevice(const std::shared_ptr<const ExecutionPlan>& plan, ExecutionContext* ctx) const;
   void ReleaseContext(std::unique_ptr<ExecutionContext> ctx) const;
+
+  // Declared first so that it is destroyed last: the session's device pool,
+  // which every device buffer below comes from. Its destruction returns the
+  // session's device memory to the driver.
+  std::unique_ptr<Allocator> device_allocator_;
+  const DeviceBackend* device_backend_ = nullptr;  // process-wide; null on the CPU
+  Device device_;
+  std::string precision_ = "fp32";
+  bool cuda_graphs_ = true;
 
   CompiledModel model_;
   std::vector<IoInfo> inputs_;

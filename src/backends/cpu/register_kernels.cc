@@ -18,7 +18,7 @@ const CpuBackend& CpuBackend::Get() {
 }
 
 bool CpuBackend::Supports(const NodeDef& node) const {
-  return registry_.Find(node.op_type) != nullptr;
+  return registry_.Handles(node);
 }
 
 StatusOr<std::unique_ptr<Kernel>> CpuBackend::CreateKernel(const NodeDef& node) const {
