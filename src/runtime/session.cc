@@ -151,7 +151,9 @@ StatusOr<std::unique_ptr<Session>> Session::LoadFromBytes(const void* data, size
                                                      << "\" is not one of trace, debug, info, warn, error, off");
   }
   TP_ASSIGN_OR_RETURN(Device device, ParseDevice(options.device));
-  if (device.type == DeviceType::kCuda) TP_RETURN_IF_ERROR(GetDeviceBackend(device).status());
+  if (device.type == DeviceType::kCuda && options.device_backend == nullptr) {
+    TP_RETURN_IF_ERROR(GetDeviceBackend(device).status());
+  }
   TP_CHECK_ARG(options.precision == "fp32" || options.precision == "tf32" || options.precision == "fp16" ||
                    options.precision == "bf16",
                "precision \"" << options.precision << "\" is not one of fp32, tf32, fp16, bf16");
@@ -177,11 +179,19 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   }
   const CpuBackend& cpu = CpuBackend::Get();
   allocator_ = options.activation_allocator ? options.activation_allocator : cpu.allocator();
-  TP_ASSIGN_OR_RETURN(device_, ResolveDevice(options.device));
+  if (options.device_backend != nullptr) {
+    TP_ASSIGN_OR_RETURN(device_, ParseDevice(options.device));
+  } else {
+    TP_ASSIGN_OR_RETURN(device_, ResolveDevice(options.device));
+  }
   precision_ = options.precision;
   cuda_graphs_ = options.cuda_graphs;
   if (device_.type == DeviceType::kCuda) {
-    TP_ASSIGN_OR_RETURN(device_backend_, GetDeviceBackend(device_));
+    if (options.device_backend != nullptr) {
+      device_backend_ = options.device_backend;
+    } else {
+      TP_ASSIGN_OR_RETURN(device_backend_, GetDeviceBackend(device_));
+    }
     TP_ASSIGN_OR_RETURN(device_allocator_, device_backend_->CreateSessionAllocator());
   } else if (precision_ != "fp32") {
     TP_LOG_INFO("precision {} applies to GPU sessions; this session runs on the cpu in fp32", precision_);
@@ -211,9 +221,9 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   }
   TP_RETURN_IF_ERROR(EliminateDeadNodes(&graph));
   model_.graph = std::move(graph);
-  std::vector<const Backend*> backends;
-  if (device_backend_ != nullptr) backends.push_back(device_backend_);
-  backends.push_back(&cpu);
+  // The device first; the partitioner falls back to the CPU for the rest.
+  std::vector<const Backend*> backends = {&cpu};
+  if (device_backend_ != nullptr) backends = {device_backend_};
   TP_ASSIGN_OR_RETURN(model_.nodes, Partition(model_.graph, backends, cpu, options.allow_cpu_fallback));
   TP_RETURN_IF_ERROR(AnalyzeModel(&model_));
   model_.node_on_device.assign(model_.nodes.size(), false);

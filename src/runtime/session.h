@@ -43,6 +43,9 @@ struct SessionOptions {
   // GPU: record each input signature's run as one CUDA graph after its first
   // run and replay it.
   bool cuda_graphs = true;
+  // Tests only: the device backend to plan and run "cuda" sessions on,
+  // instead of the CUDA backend. Must outlive the session.
+  const DeviceBackend* device_backend = nullptr;
   // Where host activations and scratch live; nullptr: the CPU allocator.
   // Must outlive the session. Tests pass a CountingAllocator here.
   Allocator* activation_allocator = nullptr;

@@ -1,0 +1,313 @@
+// The device half of planning and running, on machines without a GPU: a
+// test device whose memory is host memory it tracks, whose kernels are the
+// CPU backend's wrapped in checks (every data input and output must be in
+// the device's memory, every value input on the host, a stream must be
+// given), and whose streams copy with memcpy. What it proves: copies are
+// inserted wherever a value crosses between host and device, graph inputs
+// and outputs are staged, CPU fallback nodes read host mirrors, device
+// memory is planned in its own arena, failed graph capture falls back to
+// plain launches, and unloading frees all device memory.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "backends/cpu/cpu_backend.h"
+#include "ops/op_schema.h"
+#include "runtime/session.h"
+#include "unit/test_models.h"
+
+namespace tensorpod::internal {
+namespace {
+
+// Host memory standing in for device memory, with every live block known.
+class TrackingAllocator : public Allocator {
+ public:
+  void* Allocate(size_t bytes) override {
+    void* p = CpuAllocator::Get().Allocate(bytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    blocks_[static_cast<char*>(p)] = bytes;
+    live_ += bytes;
+    return p;
+  }
+  void Deallocate(void* p, size_t bytes) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = blocks_.find(static_cast<char*>(p));
+      if (it == blocks_.end()) {
+        ADD_FAILURE() << "freeing memory this device never allocated";
+        return;
+      }
+      live_ -= it->second;
+      blocks_.erase(it);
+    }
+    CpuAllocator::Get().Deallocate(p, bytes);
+  }
+  Device device() const override { return Device{DeviceType::kCuda, 0}; }
+  // True when [p, p+bytes) lies inside one live block.
+  bool Owns(const void* p, size_t bytes) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = blocks_.upper_bound(static_cast<char*>(const_cast<void*>(p)));
+    if (it == blocks_.begin()) return false;
+    --it;
+    const char* c = static_cast<const char*>(p);
+    return c >= it->first && c + bytes <= it->first + it->second;
+  }
+  size_t live() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<char*, size_t> blocks_;
+  size_t live_ = 0;
+};
+
+class TestStream : public DeviceStream {
+ public:
+  void* native() const override { return nullptr; }
+  Status CopyHostToDevice(void* dst, const void* src, size_t n) override { return Copy(dst, src, n); }
+  Status CopyDeviceToHost(void* dst, const void* src, size_t n) override { return Copy(dst, src, n); }
+  Status CopyDeviceToDevice(void* dst, const void* src, size_t n) override { return Copy(dst, src, n); }
+  Status Synchronize() override { return Status::Ok(); }
+  Status RecordEvent(DeviceEvent*) override { return Status::Ok(); }
+  Status WaitEvent(DeviceEvent*) override { return Status::Ok(); }
+  Status BeginCapture() override {
+    capturing_ = true;
+    ++captures;
+    return Status::Ok();
+  }
+  // Host kernels run at once, so nothing can be recorded: capture fails and
+  // the session must fall back to plain launches.
+  StatusOr<std::unique_ptr<DeviceGraph>> EndCapture() override {
+    capturing_ = false;
+    return TP_ERROR(kUnimplemented, "the test device cannot record graphs");
+  }
+  bool capturing() const override { return capturing_; }
+  static inline std::atomic<int> captures{0};
+
+ private:
+  Status Copy(void* dst, const void* src, size_t n) {
+    if (n > 0) std::memcpy(dst, src, n);
+    ++copies;
+    return Status::Ok();
+  }
+  bool capturing_ = false;
+
+ public:
+  int copies = 0;
+};
+
+class TestDevice;
+
+// A CPU kernel that checks where its tensors live before running.
+class CheckedKernel : public Kernel {
+ public:
+  CheckedKernel(const TestDevice* dev, std::unique_ptr<Kernel> k, std::vector<int> host_inputs)
+      : dev_(dev), kernel_(std::move(k)), host_inputs_(std::move(host_inputs)) {}
+  Status Compute(KernelContext& ctx) const override;
+
+ private:
+  const TestDevice* dev_;
+  std::unique_ptr<Kernel> kernel_;
+  std::vector<int> host_inputs_;
+};
+
+class TestDevice : public DeviceBackend {
+ public:
+  explicit TestDevice(std::set<std::string> ops) : ops_(std::move(ops)) {}
+  std::string name() const override { return "testdev"; }
+  Device device() const override { return Device{DeviceType::kCuda, 0}; }
+  bool Supports(const NodeDef& node) const override {
+    return ops_.count(node.op_type) != 0 && CpuBackend::Get().Supports(node);
+  }
+  StatusOr<std::unique_ptr<Kernel>> CreateKernel(const NodeDef& node) const override {
+    TP_ASSIGN_OR_RETURN(auto k, CpuBackend::Get().CreateKernel(node));
+    const OpSchema* schema = SchemaRegistry::Global().Find(node.op_type);
+    return std::unique_ptr<Kernel>(new CheckedKernel(this, std::move(k), schema->value_inputs));
+  }
+  Status Copy(const Tensor& src, Tensor* dst) const override {
+    if (src.nbytes() > 0) std::memcpy(dst->raw_data(), src.raw_data(), src.nbytes());
+    return Status::Ok();
+  }
+  Status Synchronize() const override { return Status::Ok(); }
+  Allocator* allocator() const override { return &memory_; }
+  std::string device_name() const override { return "test device"; }
+  StatusOr<std::unique_ptr<DeviceStream>> CreateStream() const override {
+    return std::unique_ptr<DeviceStream>(new TestStream());
+  }
+  StatusOr<std::unique_ptr<DeviceEvent>> CreateEvent() const override {
+    return TP_ERROR(kUnimplemented, "no events");
+  }
+  // Every session shares the one tracked memory, so tests see what is live.
+  StatusOr<std::unique_ptr<Allocator>> CreateSessionAllocator() const override {
+    struct Forward : Allocator {
+      explicit Forward(TrackingAllocator* a) : a(a) {}
+      void* Allocate(size_t n) override { return a->Allocate(n); }
+      void Deallocate(void* p, size_t n) override { a->Deallocate(p, n); }
+      Device device() const override { return a->device(); }
+      TrackingAllocator* a;
+    };
+    return std::unique_ptr<Allocator>(new Forward(&memory_));
+  }
+  Allocator* pinned_allocator() const override { return &CpuAllocator::Get(); }
+  StatusOr<DeviceMemoryInfo> MemoryInfo() const override { return DeviceMemoryInfo{}; }
+
+  const TrackingAllocator& memory() const { return memory_; }
+  mutable std::atomic<int> kernel_runs{0};
+
+ private:
+  std::set<std::string> ops_;
+  mutable TrackingAllocator memory_;
+};
+
+Status CheckedKernel::Compute(KernelContext& ctx) const {
+  ++dev_->kernel_runs;
+  if (ctx.stream == nullptr) return TP_ERROR(kInternal, "device kernel run without a stream");
+  for (size_t k = 0; k < ctx.inputs.size(); ++k) {
+    const Tensor* t = ctx.inputs[k];
+    if (t == nullptr || t->nbytes() == 0) continue;
+    const bool host = std::find(host_inputs_.begin(), host_inputs_.end(), static_cast<int>(k)) != host_inputs_.end();
+    if (dev_->memory().Owns(t->raw_data(), t->nbytes()) == host) {
+      return TP_ERROR(kInternal, "input " << k << " is in " << (host ? "device" : "host") << " memory");
+    }
+  }
+  for (Tensor* t : ctx.outputs) {
+    if (t != nullptr && t->nbytes() > 0 && !dev_->memory().Owns(t->raw_data(), t->nbytes())) {
+      return TP_ERROR(kInternal, "an output is not in device memory");
+    }
+  }
+  return kernel_->Compute(ctx);
+}
+
+SessionOptions OnDevice(const TestDevice& dev) {
+  SessionOptions o;
+  o.device = "cuda";
+  o.threads = 1;
+  o.device_backend = &dev;
+  return o;
+}
+
+// The small MLP (MatMul+Add -> Relu -> MatMul+Add; fused by the passes into
+// tp.FusedMatMul -> tp.FusedMatMul with the Relu folded in) on a device
+// that runs `ops`, the rest on the CPU.
+void ExpectMlpMatches(const std::set<std::string>& ops, int64_t batch) {
+  TestDevice dev(ops);
+  {
+    auto session = LoadForTest(SmallMlp(), OnDevice(dev));
+    ASSERT_TRUE(session.ok()) << session.status();
+    EXPECT_EQ((*session)->device(), "cuda:0");
+    for (int run = 0; run < 3; ++run) {
+      const std::vector<float> x = RandomFloats(batch * 4, 7 + run, -2.0f, 2.0f);
+      auto out = (*session)->Run({"x"}, {MakeF32({batch, 4}, x)}, {});
+      ASSERT_TRUE(out.ok()) << out.status();
+      const MlpOutputs want = ReferenceMlp(x, batch);
+      const std::vector<float> y = F32Values((*out)[0]), h = F32Values((*out)[1]);
+      ASSERT_EQ(y.size(), want.y.size());
+      ASSERT_EQ(h.size(), want.h.size());
+      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want.y[i], 1e-4f) << "y " << i;
+      for (size_t i = 0; i < h.size(); ++i) EXPECT_NEAR(h[i], want.h[i], 1e-4f) << "h " << i;
+    }
+    EXPECT_GT(dev.memory().live(), 0u);
+  }
+  EXPECT_EQ(dev.memory().live(), 0u) << "unloading the session must free all its device memory";
+}
+
+TEST(DevicePlanTest, EverythingOnTheDevice) {
+  ExpectMlpMatches({"tp.FusedMatMul", "MatMul", "Add", "Relu"}, 5);
+}
+
+TEST(DevicePlanTest, CpuFallbackBetweenDeviceNodes) {
+  // Unfused: MatMul on the device, Add and Relu on the CPU, and back.
+  TestDevice dev({"MatMul"});
+  SessionOptions o = OnDevice(dev);
+  o.optimize = false;
+  auto session = LoadForTest(SmallMlp(), o);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const std::vector<float> x = RandomFloats(12, 3, -2.0f, 2.0f);
+  auto out = (*session)->Run({"x"}, {MakeF32({3, 4}, x)}, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const MlpOutputs want = ReferenceMlp(x, 3);
+  const std::vector<float> y = F32Values((*out)[0]);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want.y[i], 1e-4f) << i;
+  EXPECT_EQ(dev.kernel_runs.load(), 2);  // the two MatMuls
+}
+
+TEST(DevicePlanTest, NothingSupportedRunsOnTheCpu) { ExpectMlpMatches({}, 2); }
+
+TEST(DevicePlanTest, FallbackCanBeAnError) {
+  TestDevice dev({"MatMul"});
+  SessionOptions o = OnDevice(dev);
+  o.optimize = false;
+  o.allow_cpu_fallback = false;
+  auto session = LoadForTest(SmallMlp(), o);
+  EXPECT_TRUE(StatusIs(session.status(), StatusCode::kUnimplemented, {"CPU fallback is disabled"}))
+      << session.status();
+}
+
+TEST(DevicePlanTest, FailedCaptureFallsBackToPlainLaunches) {
+  TestDevice dev({"tp.FusedMatMul"});
+  const int before = TestStream::captures.load();
+  auto session = LoadForTest(SmallMlp(), OnDevice(dev));
+  ASSERT_TRUE(session.ok()) << session.status();
+  const std::vector<float> x = RandomFloats(8, 1, -2.0f, 2.0f);
+  for (int run = 0; run < 4; ++run) {
+    auto out = (*session)->Run({"x"}, {MakeF32({2, 4}, x)}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    const MlpOutputs want = ReferenceMlp(x, 2);
+    const std::vector<float> y = F32Values((*out)[0]);
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want.y[i], 1e-4f) << "run " << run << " " << i;
+  }
+  // Captured once (second run), failed, never tried again for that shape.
+  EXPECT_EQ(TestStream::captures.load() - before, 1);
+}
+
+TEST(DevicePlanTest, NoCaptureWhenDisabled) {
+  TestDevice dev({"tp.FusedMatMul"});
+  const int before = TestStream::captures.load();
+  SessionOptions o = OnDevice(dev);
+  o.cuda_graphs = false;
+  auto session = LoadForTest(SmallMlp(), o);
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int run = 0; run < 3; ++run) {
+    auto out = (*session)->Run({"x"}, {MakeF32({1, 4}, RandomFloats(4, 2))}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+  }
+  EXPECT_EQ(TestStream::captures.load(), before);
+}
+
+TEST(DevicePlanTest, ReservedForMaxBatchAndGrowsBeyond) {
+  TestDevice dev({"tp.FusedMatMul"});
+  SessionOptions o = OnDevice(dev);
+  o.max_batch = 16;
+  {
+    auto session = LoadForTest(SmallMlp(), o);
+    ASSERT_TRUE(session.ok()) << session.status();
+    const size_t reserved = dev.memory().live();
+    EXPECT_GT(reserved, 16u * 4 * sizeof(float));  // weights + arena for batch 16
+    for (int64_t batch : {1, 16, 40}) {
+      const std::vector<float> x = RandomFloats(batch * 4, 5, -2.0f, 2.0f);
+      auto out = (*session)->Run({"x"}, {MakeF32({batch, 4}, x)}, {});
+      ASSERT_TRUE(out.ok()) << out.status();
+      const MlpOutputs want = ReferenceMlp(x, batch);
+      const std::vector<float> y = F32Values((*out)[0]);
+      for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want.y[i], 1e-4f) << batch << " " << i;
+    }
+  }
+  EXPECT_EQ(dev.memory().live(), 0u);
+}
+
+TEST(DevicePlanTest, ReducedPrecisionNeedsAValidName) {
+  TestDevice dev({});
+  SessionOptions o = OnDevice(dev);
+  o.precision = "fp8";
+  auto session = LoadForTest(SmallMlp(), o);
+  EXPECT_TRUE(StatusIs(session.status(), StatusCode::kInvalidArgument, {"fp8", "fp16"})) << session.status();
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
