@@ -3,6 +3,8 @@
 // kernels (src/backends/cpu/elementwise*.cc), except that an integer
 // division or modulo by zero gives 0 instead of an error (a kernel cannot
 // report it without reading device memory back).
+#include "kernels/elementwise.cuh"
+
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -13,14 +15,14 @@
 #include "activation.h"
 #include "cuda_common.h"
 #include "cuda_kernels.h"
-#include "kernels/elementwise.cuh"
 
 namespace tensorpod::internal {
 namespace {
 
 constexpr uint32_t Bit(DType t) { return 1u << static_cast<int>(t); }
 
-constexpr uint32_t kFloatTypes = Bit(DType::kF32) | Bit(DType::kF16) | Bit(DType::kBF16);
+constexpr uint32_t kFloatTypes =
+    Bit(DType::kF32) | Bit(DType::kF16) | Bit(DType::kBF16);
 constexpr uint32_t kIntTypes = Bit(DType::kI32) | Bit(DType::kI64);
 constexpr uint32_t kNumericTypes = kFloatTypes | kIntTypes;
 constexpr uint32_t kBoolType = Bit(DType::kBool);
@@ -30,7 +32,9 @@ constexpr uint32_t kCastTypes = kNumericTypes | kBoolType | Bit(DType::kF64) |
 bool InMask(DType t, uint32_t mask) { return (mask & Bit(t)) != 0; }
 
 // Predicates accept an element type not known at load.
-bool Accepts(DType t, uint32_t mask) { return t == DType::kUndefined || InMask(t, mask); }
+bool Accepts(DType t, uint32_t mask) {
+  return t == DType::kUndefined || InMask(t, mask);
+}
 
 // The launchers' EwDType for a type in kCastTypes; -1 for any other.
 int EwTypeOf(DType t) {
@@ -69,8 +73,9 @@ std::string Describe(const NodeDef& node) {
 }
 
 Status UnsupportedType(const std::string& what, DType t) {
-  return TP_ERROR(kUnimplemented,
-                  "CUDA " << what << ": element type " << DTypeName(t) << " is not supported");
+  return TP_ERROR(kUnimplemented, "CUDA " << what << ": element type "
+                                          << DTypeName(t)
+                                          << " is not supported");
 }
 
 // Predicate: every input's type (where known) is in kMask.
@@ -88,14 +93,16 @@ bool SameInputsIn(const NodeDef& node) {
   DType seen = DType::kUndefined;
   for (DType t : node.input_dtypes) {
     if (t == DType::kUndefined) continue;
-    if (!InMask(t, kMask) || (seen != DType::kUndefined && t != seen)) return false;
+    if (!InMask(t, kMask) || (seen != DType::kUndefined && t != seen))
+      return false;
     seen = t;
   }
   return true;
 }
 
 Status BuildLayout(const std::string& what, const Shape& out,
-                   std::initializer_list<const Shape*> inputs, EwLayout* layout) {
+                   std::initializer_list<const Shape*> inputs,
+                   EwLayout* layout) {
   const int64_t* dims[3] = {};
   int ranks[3] = {};
   int k = 0;
@@ -104,14 +111,16 @@ Status BuildLayout(const std::string& what, const Shape& out,
     ranks[k] = static_cast<int>(s->size());
     ++k;
   }
-  if (!MakeEwLayout(out.data(), static_cast<int>(out.size()), k, dims, ranks, layout)) {
+  if (!MakeEwLayout(out.data(), static_cast<int>(out.size()), k, dims, ranks,
+                    layout)) {
     std::string shapes;
-    for (const Shape* s : inputs) shapes += (shapes.empty() ? "" : ", ") + ShapeToString(*s);
+    for (const Shape* s : inputs)
+      shapes += (shapes.empty() ? "" : ", ") + ShapeToString(*s);
     return TP_ERROR(kUnimplemented,
-                    "CUDA " << what << ": inputs of shapes " << shapes << " and output "
-                            << ShapeToString(out)
-                            << " do not broadcast, or keep more than " << kEwMaxRank
-                            << " dimensions after merging");
+                    "CUDA " << what << ": inputs of shapes " << shapes
+                            << " and output " << ShapeToString(out)
+                            << " do not broadcast, or keep more than "
+                            << kEwMaxRank << " dimensions after merging");
   }
   return Status::Ok();
 }
@@ -128,19 +137,26 @@ Status CopyDeviceTensor(const Tensor& x, Tensor* y, cudaStream_t stream) {
 
 class UnaryKernel final : public Kernel {
  public:
-  UnaryKernel(const NodeDef& node, int op, uint32_t types, float alpha, float beta)
-      : what_(Describe(node)), op_(op), types_(types), alpha_(alpha), beta_(beta) {}
+  UnaryKernel(const NodeDef& node, int op, uint32_t types, float alpha,
+              float beta)
+      : what_(Describe(node)),
+        op_(op),
+        types_(types),
+        alpha_(alpha),
+        beta_(beta) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
     if (!InMask(x.dtype(), types_)) return UnsupportedType(what_, x.dtype());
-    TP_INTERNAL_CHECK(y.dtype() == x.dtype() && y.num_elements() == x.num_elements(),
-                      what_ << ": output does not match its input");
+    TP_INTERNAL_CHECK(
+        y.dtype() == x.dtype() && y.num_elements() == x.num_elements(),
+        what_ << ": output does not match its input");
     if (x.num_elements() == 0) return Status::Ok();
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-    TP_CUDA_CHECK(LaunchEwUnary(op_, EwTypeOf(x.dtype()), x.raw_data(), y.raw_data(),
-                                x.num_elements(), alpha_, beta_, stream->get()));
+    TP_CUDA_CHECK(LaunchEwUnary(op_, EwTypeOf(x.dtype()), x.raw_data(),
+                                y.raw_data(), x.num_elements(), alpha_, beta_,
+                                stream->get()));
     return Status::Ok();
   }
 
@@ -152,8 +168,9 @@ class UnaryKernel final : public Kernel {
   float beta_;
 };
 
-StatusOr<std::unique_ptr<Kernel>> NewUnary(const NodeDef& node, int op, uint32_t types,
-                                           float alpha = 0.0f, float beta = 0.0f) {
+StatusOr<std::unique_ptr<Kernel>> NewUnary(const NodeDef& node, int op,
+                                           uint32_t types, float alpha = 0.0f,
+                                           float beta = 0.0f) {
   return std::unique_ptr<Kernel>(new UnaryKernel(node, op, types, alpha, beta));
 }
 
@@ -163,17 +180,19 @@ StatusOr<std::unique_ptr<Kernel>> MakeUnary(const NodeDef& node) {
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeLeakyRelu(const NodeDef& node) {
-  return NewUnary(node, kEwLeakyRelu, kFloatTypes, AttrsOf(node).GetFloat("alpha", 0.01f));
+  return NewUnary(node, kEwLeakyRelu, kFloatTypes,
+                  AttrsOf(node).GetFloat("alpha", 0.01f));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeHardSigmoid(const NodeDef& node) {
   const Attributes& attrs = AttrsOf(node);
-  return NewUnary(node, kEwHardSigmoid, kFloatTypes, attrs.GetFloat("alpha", 0.2f),
-                  attrs.GetFloat("beta", 0.5f));
+  return NewUnary(node, kEwHardSigmoid, kFloatTypes,
+                  attrs.GetFloat("alpha", 0.2f), attrs.GetFloat("beta", 0.5f));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeElu(const NodeDef& node) {
-  return NewUnary(node, kEwElu, kFloatTypes, AttrsOf(node).GetFloat("alpha", 1.0f));
+  return NewUnary(node, kEwElu, kFloatTypes,
+                  AttrsOf(node).GetFloat("alpha", 1.0f));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeSelu(const NodeDef& node) {
@@ -190,7 +209,8 @@ StatusOr<std::unique_ptr<Kernel>> MakeCelu(const NodeDef& node) {
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeThresholdedRelu(const NodeDef& node) {
-  return NewUnary(node, kEwThresholdedRelu, kFloatTypes, AttrsOf(node).GetFloat("alpha", 1.0f));
+  return NewUnary(node, kEwThresholdedRelu, kFloatTypes,
+                  AttrsOf(node).GetFloat("alpha", 1.0f));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeShrink(const NodeDef& node) {
@@ -200,11 +220,15 @@ StatusOr<std::unique_ptr<Kernel>> MakeShrink(const NodeDef& node) {
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeGelu(const NodeDef& node) {
-  const std::string approximate = AttrsOf(node).GetString("approximate", "none");
-  TP_CHECK_ARG(approximate == "none" || approximate == "tanh",
-               Describe(node) << ": attribute approximate must be \"none\" or \"tanh\", got \""
-                              << approximate << "\"");
-  return NewUnary(node, approximate == "tanh" ? kEwGeluTanh : kEwGelu, kFloatTypes);
+  const std::string approximate =
+      AttrsOf(node).GetString("approximate", "none");
+  TP_CHECK_ARG(
+      approximate == "none" || approximate == "tanh",
+      Describe(node)
+          << ": attribute approximate must be \"none\" or \"tanh\", got \""
+          << approximate << "\"");
+  return NewUnary(node, approximate == "tanh" ? kEwGeluTanh : kEwGelu,
+                  kFloatTypes);
 }
 
 // Clip's bounds are attributes before opset 11 (float types only) and
@@ -215,8 +239,10 @@ class ClipKernel final : public Kernel {
   explicit ClipKernel(const NodeDef& node)
       : what_(Describe(node)),
         bounds_from_inputs_(node.opset >= 11),
-        attr_min_(AttrsOf(node).GetFloat("min", -std::numeric_limits<float>::infinity())),
-        attr_max_(AttrsOf(node).GetFloat("max", std::numeric_limits<float>::infinity())) {}
+        attr_min_(AttrsOf(node).GetFloat(
+            "min", -std::numeric_limits<float>::infinity())),
+        attr_max_(AttrsOf(node).GetFloat(
+            "max", std::numeric_limits<float>::infinity())) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
@@ -224,30 +250,33 @@ class ClipKernel final : public Kernel {
     if (!InMask(x.dtype(), bounds_from_inputs_ ? kNumericTypes : kFloatTypes)) {
       return UnsupportedType(what_, x.dtype());
     }
-    TP_INTERNAL_CHECK(y.dtype() == x.dtype() && y.num_elements() == x.num_elements(),
-                      what_ << ": output does not match its input");
+    TP_INTERNAL_CHECK(
+        y.dtype() == x.dtype() && y.num_elements() == x.num_elements(),
+        what_ << ": output does not match its input");
     const void* bounds[2] = {nullptr, nullptr};
     if (bounds_from_inputs_) {
       for (int i = 1; i <= 2; ++i) {
         if (!ctx.has_input(i)) continue;
         const Tensor& t = ctx.input(i);
         const char* name = i == 1 ? "min" : "max";
-        TP_CHECK_ARG(t.dtype() == x.dtype(), what_ << ": input " << name << " has element type "
-                                                   << DTypeName(t.dtype()) << ", expected "
-                                                   << DTypeName(x.dtype()));
-        TP_CHECK_ARG(t.num_elements() == 1, what_ << ": input " << name
-                                                  << " must be a scalar, got shape "
-                                                  << ShapeToString(t.shape()));
+        TP_CHECK_ARG(t.dtype() == x.dtype(),
+                     what_ << ": input " << name << " has element type "
+                           << DTypeName(t.dtype()) << ", expected "
+                           << DTypeName(x.dtype()));
+        TP_CHECK_ARG(t.num_elements() == 1,
+                     what_ << ": input " << name
+                           << " must be a scalar, got shape "
+                           << ShapeToString(t.shape()));
         bounds[i - 1] = t.raw_data();
       }
     }
     if (x.num_elements() == 0) return Status::Ok();
     const float inf = std::numeric_limits<float>::infinity();
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-    TP_CUDA_CHECK(LaunchEwClip(EwTypeOf(x.dtype()), x.raw_data(), y.raw_data(),
-                               x.num_elements(), bounds[0], bounds[1],
-                               bounds_from_inputs_ ? -inf : attr_min_,
-                               bounds_from_inputs_ ? inf : attr_max_, stream->get()));
+    TP_CUDA_CHECK(LaunchEwClip(
+        EwTypeOf(x.dtype()), x.raw_data(), y.raw_data(), x.num_elements(),
+        bounds[0], bounds[1], bounds_from_inputs_ ? -inf : attr_min_,
+        bounds_from_inputs_ ? inf : attr_max_, stream->get()));
     return Status::Ok();
   }
 
@@ -263,26 +292,32 @@ StatusOr<std::unique_ptr<Kernel>> MakeClip(const NodeDef& node) {
 }
 
 bool SupportsClip(const NodeDef& node) {
-  return node.opset >= 11 ? InputsIn<kNumericTypes>(node) : InputsIn<kFloatTypes>(node);
+  return node.opset >= 11 ? InputsIn<kNumericTypes>(node)
+                          : InputsIn<kFloatTypes>(node);
 }
 
 // IsNaN and IsInf: float types in, bool out.
 class FloatClassKernel final : public Kernel {
  public:
   FloatClassKernel(const NodeDef& node, bool nan, bool negative, bool positive)
-      : what_(Describe(node)), nan_(nan), negative_(negative), positive_(positive) {}
+      : what_(Describe(node)),
+        nan_(nan),
+        negative_(negative),
+        positive_(positive) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
-    if (!InMask(x.dtype(), kFloatTypes)) return UnsupportedType(what_, x.dtype());
-    TP_INTERNAL_CHECK(y.dtype() == DType::kBool && y.num_elements() == x.num_elements(),
-                      what_ << ": output does not match its input");
+    if (!InMask(x.dtype(), kFloatTypes))
+      return UnsupportedType(what_, x.dtype());
+    TP_INTERNAL_CHECK(
+        y.dtype() == DType::kBool && y.num_elements() == x.num_elements(),
+        what_ << ": output does not match its input");
     if (x.num_elements() == 0) return Status::Ok();
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-    TP_CUDA_CHECK(LaunchEwFloatClass(EwTypeOf(x.dtype()), x.raw_data(), y.data<bool>(),
-                                     x.num_elements(), nan_, negative_, positive_,
-                                     stream->get()));
+    TP_CUDA_CHECK(LaunchEwFloatClass(EwTypeOf(x.dtype()), x.raw_data(),
+                                     y.data<bool>(), x.num_elements(), nan_,
+                                     negative_, positive_, stream->get()));
     return Status::Ok();
   }
 
@@ -294,7 +329,8 @@ class FloatClassKernel final : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> MakeIsNaN(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new FloatClassKernel(node, true, false, false));
+  return std::unique_ptr<Kernel>(
+      new FloatClassKernel(node, true, false, false));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeIsInf(const NodeDef& node) {
@@ -312,12 +348,13 @@ class NotKernel final : public Kernel {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
     if (x.dtype() != DType::kBool) return UnsupportedType(what_, x.dtype());
-    TP_INTERNAL_CHECK(y.dtype() == DType::kBool && y.num_elements() == x.num_elements(),
-                      what_ << ": output does not match its input");
+    TP_INTERNAL_CHECK(
+        y.dtype() == DType::kBool && y.num_elements() == x.num_elements(),
+        what_ << ": output does not match its input");
     if (x.num_elements() == 0) return Status::Ok();
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-    TP_CUDA_CHECK(
-        LaunchEwNot(x.data<bool>(), y.data<bool>(), x.num_elements(), stream->get()));
+    TP_CUDA_CHECK(LaunchEwNot(x.data<bool>(), y.data<bool>(), x.num_elements(),
+                              stream->get()));
     return Status::Ok();
   }
 
@@ -332,12 +369,13 @@ StatusOr<std::unique_ptr<Kernel>> MakeNot(const NodeDef& node) {
 // ---------------------------------------------------------------------------
 // Broadcasting binary ops.
 
-Status LaunchBinary(const std::string& what, int op, const Tensor& a, const Tensor& b,
-                    Tensor* y, cudaStream_t stream) {
+Status LaunchBinary(const std::string& what, int op, const Tensor& a,
+                    const Tensor& b, Tensor* y, cudaStream_t stream) {
   EwLayout layout;
-  TP_RETURN_IF_ERROR(BuildLayout(what, y->shape(), {&a.shape(), &b.shape()}, &layout));
-  TP_CUDA_CHECK(LaunchEwBinary(op, EwTypeOf(a.dtype()), layout, a.raw_data(), b.raw_data(),
-                               y->raw_data(), stream));
+  TP_RETURN_IF_ERROR(
+      BuildLayout(what, y->shape(), {&a.shape(), &b.shape()}, &layout));
+  TP_CUDA_CHECK(LaunchEwBinary(op, EwTypeOf(a.dtype()), layout, a.raw_data(),
+                               b.raw_data(), y->raw_data(), stream));
   return Status::Ok();
 }
 
@@ -345,7 +383,8 @@ Status LaunchBinary(const std::string& what, int op, const Tensor& a, const Tens
 // int_op (they differ only for Mod).
 class BinaryKernel final : public Kernel {
  public:
-  BinaryKernel(const NodeDef& node, int float_op, int int_op, uint32_t types, bool bool_out)
+  BinaryKernel(const NodeDef& node, int float_op, int int_op, uint32_t types,
+               bool bool_out)
       : what_(Describe(node)),
         float_op_(float_op),
         int_op_(int_op),
@@ -353,19 +392,22 @@ class BinaryKernel final : public Kernel {
         bool_out_(bool_out) {}
 
   Status Compute(KernelContext& ctx) const override {
-    TP_CHECK_ARG(ctx.has_input(0) && ctx.has_input(1), what_ << " needs two inputs");
+    TP_CHECK_ARG(ctx.has_input(0) && ctx.has_input(1),
+                 what_ << " needs two inputs");
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     Tensor& y = ctx.output(0);
     if (a.dtype() != b.dtype()) {
-      return TP_ERROR(kUnimplemented, "CUDA " << what_ << ": inputs of element types "
-                                              << DTypeName(a.dtype()) << " and "
-                                              << DTypeName(b.dtype())
-                                              << " (only equal types are supported)");
+      return TP_ERROR(kUnimplemented,
+                      "CUDA " << what_ << ": inputs of element types "
+                              << DTypeName(a.dtype()) << " and "
+                              << DTypeName(b.dtype())
+                              << " (only equal types are supported)");
     }
     if (!InMask(a.dtype(), types_)) return UnsupportedType(what_, a.dtype());
-    TP_INTERNAL_CHECK(y.dtype() == (bool_out_ ? DType::kBool : a.dtype()),
-                      what_ << ": output has element type " << DTypeName(y.dtype()));
+    TP_INTERNAL_CHECK(
+        y.dtype() == (bool_out_ ? DType::kBool : a.dtype()),
+        what_ << ": output has element type " << DTypeName(y.dtype()));
     if (y.num_elements() == 0) return Status::Ok();
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     const int op = IsFloatingPoint(a.dtype()) ? float_op_ : int_op_;
@@ -382,14 +424,15 @@ class BinaryKernel final : public Kernel {
 
 template <int kOp, uint32_t kTypes, bool kBoolOut = false>
 StatusOr<std::unique_ptr<Kernel>> MakeBinary(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new BinaryKernel(node, kOp, kOp, kTypes, kBoolOut));
+  return std::unique_ptr<Kernel>(
+      new BinaryKernel(node, kOp, kOp, kTypes, kBoolOut));
 }
 
 // Float types need fmod = 1 (the schema checks); integers take either.
 StatusOr<std::unique_ptr<Kernel>> MakeMod(const NodeDef& node) {
   const bool fmod = AttrsOf(node).GetInt("fmod", 0) != 0;
-  return std::unique_ptr<Kernel>(
-      new BinaryKernel(node, kEwFmod, fmod ? kEwFmod : kEwMod, kNumericTypes, false));
+  return std::unique_ptr<Kernel>(new BinaryKernel(
+      node, kEwFmod, fmod ? kEwFmod : kEwMod, kNumericTypes, false));
 }
 
 class WhereKernel final : public Kernel {
@@ -403,20 +446,24 @@ class WhereKernel final : public Kernel {
     const Tensor& x = ctx.input(1);
     const Tensor& v = ctx.input(2);
     Tensor& y = ctx.output(0);
-    TP_CHECK_ARG(c.dtype() == DType::kBool,
-                 what_ << ": condition must be bool, got " << DTypeName(c.dtype()));
-    TP_CHECK_ARG(x.dtype() == v.dtype(), what_ << ": X and Y have different element types "
-                                               << DTypeName(x.dtype()) << " and "
-                                               << DTypeName(v.dtype()));
-    TP_INTERNAL_CHECK(y.dtype() == x.dtype(),
-                      what_ << ": output has element type " << DTypeName(y.dtype()));
+    TP_CHECK_ARG(
+        c.dtype() == DType::kBool,
+        what_ << ": condition must be bool, got " << DTypeName(c.dtype()));
+    TP_CHECK_ARG(x.dtype() == v.dtype(),
+                 what_ << ": X and Y have different element types "
+                       << DTypeName(x.dtype()) << " and "
+                       << DTypeName(v.dtype()));
+    TP_INTERNAL_CHECK(
+        y.dtype() == x.dtype(),
+        what_ << ": output has element type " << DTypeName(y.dtype()));
     if (y.num_elements() == 0) return Status::Ok();
     EwLayout layout;
-    TP_RETURN_IF_ERROR(
-        BuildLayout(what_, y.shape(), {&c.shape(), &x.shape(), &v.shape()}, &layout));
+    TP_RETURN_IF_ERROR(BuildLayout(
+        what_, y.shape(), {&c.shape(), &x.shape(), &v.shape()}, &layout));
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-    TP_CUDA_CHECK(LaunchEwWhere(static_cast<int>(DTypeSize(x.dtype())), layout, c.data<bool>(),
-                                x.raw_data(), v.raw_data(), y.raw_data(), stream->get()));
+    TP_CUDA_CHECK(LaunchEwWhere(static_cast<int>(DTypeSize(x.dtype())), layout,
+                                c.data<bool>(), x.raw_data(), v.raw_data(),
+                                y.raw_data(), stream->get()));
     return Status::Ok();
   }
 
@@ -448,14 +495,15 @@ class VariadicKernel final : public Kernel {
     TP_CHECK_ARG(!inputs.empty(), what_ << " needs at least one input");
     const DType dtype = inputs[0]->dtype();
     for (const Tensor* t : inputs) {
-      TP_CHECK_ARG(t->dtype() == dtype, what_ << ": inputs have different element types "
-                                              << DTypeName(dtype) << " and "
-                                              << DTypeName(t->dtype()));
+      TP_CHECK_ARG(t->dtype() == dtype,
+                   what_ << ": inputs have different element types "
+                         << DTypeName(dtype) << " and "
+                         << DTypeName(t->dtype()));
     }
     if (!InMask(dtype, types_)) return UnsupportedType(what_, dtype);
     Tensor& y = ctx.output(0);
-    TP_INTERNAL_CHECK(y.dtype() == dtype,
-                      what_ << ": output has element type " << DTypeName(y.dtype()));
+    TP_INTERNAL_CHECK(y.dtype() == dtype, what_ << ": output has element type "
+                                                << DTypeName(y.dtype()));
     if (y.num_elements() == 0) return Status::Ok();
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     if (inputs.size() == 1) {
@@ -463,13 +511,16 @@ class VariadicKernel final : public Kernel {
                    what_ << ": output does not match the single input");
       return CopyDeviceTensor(*inputs[0], &y, stream->get());
     }
-    TP_RETURN_IF_ERROR(LaunchBinary(what_, op_, *inputs[0], *inputs[1], &y, stream->get()));
+    TP_RETURN_IF_ERROR(
+        LaunchBinary(what_, op_, *inputs[0], *inputs[1], &y, stream->get()));
     for (size_t k = 2; k < inputs.size(); ++k) {
-      TP_RETURN_IF_ERROR(LaunchBinary(what_, op_, y, *inputs[k], &y, stream->get()));
+      TP_RETURN_IF_ERROR(
+          LaunchBinary(what_, op_, y, *inputs[k], &y, stream->get()));
     }
     if (mean_) {
-      TP_CUDA_CHECK(LaunchEwUnary(kEwScale, EwTypeOf(dtype), y.raw_data(), y.raw_data(),
-                                  y.num_elements(), 1.0f / static_cast<float>(inputs.size()),
+      TP_CUDA_CHECK(LaunchEwUnary(kEwScale, EwTypeOf(dtype), y.raw_data(),
+                                  y.raw_data(), y.num_elements(),
+                                  1.0f / static_cast<float>(inputs.size()),
                                   0.0f, stream->get()));
     }
     return Status::Ok();
@@ -527,15 +578,18 @@ class CastKernel final : public Kernel {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
     TP_INTERNAL_CHECK(x.num_elements() == y.num_elements(),
-                      what_ << ": output has " << y.num_elements() << " elements, input "
-                            << x.num_elements());
+                      what_ << ": output has " << y.num_elements()
+                            << " elements, input " << x.num_elements());
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     if (x.dtype() == y.dtype()) return CopyDeviceTensor(x, &y, stream->get());
-    if (!InMask(x.dtype(), kCastTypes)) return UnsupportedType(what_, x.dtype());
-    if (!InMask(y.dtype(), kCastTypes)) return UnsupportedType(what_ + " (target)", y.dtype());
+    if (!InMask(x.dtype(), kCastTypes))
+      return UnsupportedType(what_, x.dtype());
+    if (!InMask(y.dtype(), kCastTypes))
+      return UnsupportedType(what_ + " (target)", y.dtype());
     if (x.num_elements() == 0) return Status::Ok();
-    TP_CUDA_CHECK(LaunchEwCast(EwTypeOf(x.dtype()), EwTypeOf(y.dtype()), x.raw_data(),
-                               y.raw_data(), x.num_elements(), stream->get()));
+    TP_CUDA_CHECK(LaunchEwCast(EwTypeOf(x.dtype()), EwTypeOf(y.dtype()),
+                               x.raw_data(), y.raw_data(), x.num_elements(),
+                               stream->get()));
     return Status::Ok();
   }
 
@@ -548,7 +602,8 @@ StatusOr<std::unique_ptr<Kernel>> MakeCast(const NodeDef& node) {
 }
 
 bool SupportsCast(const NodeDef& node) {
-  if (!node.input_dtypes.empty() && !Accepts(node.input_dtypes[0], kCastTypes)) return false;
+  if (!node.input_dtypes.empty() && !Accepts(node.input_dtypes[0], kCastTypes))
+    return false;
   return CastTarget(AttrsOf(node).GetInt("to", 0)) != DType::kUndefined;
 }
 
@@ -557,8 +612,9 @@ class IdentityKernel final : public Kernel {
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
     Tensor& y = ctx.output(0);
-    TP_INTERNAL_CHECK(x.dtype() == y.dtype() && x.num_elements() == y.num_elements(),
-                      "Identity: output does not match its input");
+    TP_INTERNAL_CHECK(
+        x.dtype() == y.dtype() && x.num_elements() == y.num_elements(),
+        "Identity: output does not match its input");
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     return CopyDeviceTensor(x, &y, stream->get());
   }
@@ -576,13 +632,17 @@ class DropoutKernel final : public Kernel {
  public:
   Status Compute(KernelContext& ctx) const override {
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-    TP_RETURN_IF_ERROR(CopyDeviceTensor(ctx.input(0), &ctx.output(0), stream->get()));
-    if (ctx.outputs.size() < 2 || ctx.outputs[1] == nullptr) return Status::Ok();
+    TP_RETURN_IF_ERROR(
+        CopyDeviceTensor(ctx.input(0), &ctx.output(0), stream->get()));
+    if (ctx.outputs.size() < 2 || ctx.outputs[1] == nullptr)
+      return Status::Ok();
     Tensor& mask = ctx.output(1);
-    TP_INTERNAL_CHECK(mask.dtype() == DType::kBool,
-                      "Dropout: mask has element type " << DTypeName(mask.dtype()));
+    TP_INTERNAL_CHECK(
+        mask.dtype() == DType::kBool,
+        "Dropout: mask has element type " << DTypeName(mask.dtype()));
     if (mask.nbytes() == 0) return Status::Ok();
-    TP_CUDA_CHECK(cudaMemsetAsync(mask.raw_data(), 1, mask.nbytes(), stream->get()));
+    TP_CUDA_CHECK(
+        cudaMemsetAsync(mask.raw_data(), 1, mask.nbytes(), stream->get()));
     return Status::Ok();
   }
 };
@@ -590,16 +650,20 @@ class DropoutKernel final : public Kernel {
 StatusOr<std::unique_ptr<Kernel>> MakeDropout(const NodeDef& node) {
   const Tensor* training =
       node.constant_inputs.size() > 2 ? node.constant_inputs[2] : nullptr;
-  if (training != nullptr && training->num_elements() > 0 && training->GetAsDouble(0) != 0) {
-    return TP_ERROR(kUnimplemented, Describe(node) << ": training_mode=true is not supported "
-                                                      "(tensorpod runs inference only)");
+  if (training != nullptr && training->num_elements() > 0 &&
+      training->GetAsDouble(0) != 0) {
+    return TP_ERROR(kUnimplemented,
+                    Describe(node) << ": training_mode=true is not supported "
+                                      "(tensorpod runs inference only)");
   }
   return std::unique_ptr<Kernel>(new DropoutKernel());
 }
 
 bool SupportsDropout(const NodeDef& node) {
   if (node.opset < 10 && node.num_outputs > 1) return false;
-  if (node.input_dtypes.size() <= 2 || node.input_dtypes[2] == DType::kUndefined) return true;
+  if (node.input_dtypes.size() <= 2 ||
+      node.input_dtypes[2] == DType::kUndefined)
+    return true;
   return node.constant_inputs.size() > 2 && node.constant_inputs[2] != nullptr;
 }
 
@@ -627,13 +691,16 @@ StatusOr<CudaActivationSpec> ParseFusedActivation(const Attributes& attrs) {
     spec.kind = kCudaActGelu;
   } else if (name == "Clip") {
     spec.kind = kCudaActClip;
-    spec.alpha = attrs.GetFloat("tp_clip_min", -std::numeric_limits<float>::infinity());
-    spec.beta = attrs.GetFloat("tp_clip_max", std::numeric_limits<float>::infinity());
+    spec.alpha =
+        attrs.GetFloat("tp_clip_min", -std::numeric_limits<float>::infinity());
+    spec.beta =
+        attrs.GetFloat("tp_clip_max", std::numeric_limits<float>::infinity());
   } else {
-    return TP_ERROR(kUnimplemented, "CUDA: fused activation \""
-                                        << name
-                                        << "\" is not supported (expected one of Relu, "
-                                           "LeakyRelu, Sigmoid, Tanh, Gelu, Clip)");
+    return TP_ERROR(kUnimplemented,
+                    "CUDA: fused activation \""
+                        << name
+                        << "\" is not supported (expected one of Relu, "
+                           "LeakyRelu, Sigmoid, Tanh, Gelu, Clip)");
   }
   return spec;
 }
@@ -688,11 +755,14 @@ void RegisterCudaElementwiseKernels(KernelRegistry* r) {
   r->Add("Div", &MakeBinary<kEwDiv, kFI>, &SameInputsIn<kFI>);
   r->Add("Pow", &MakeBinary<kEwPow, kFI>, &SameInputsIn<kFI>);
   r->Add("Mod", &MakeMod, &SameInputsIn<kFI>);
-  r->Add("Equal", &MakeBinary<kEwEqual, kFI | kBoolType, true>, &SameInputsIn<kFI | kBoolType>);
+  r->Add("Equal", &MakeBinary<kEwEqual, kFI | kBoolType, true>,
+         &SameInputsIn<kFI | kBoolType>);
   r->Add("Less", &MakeBinary<kEwLess, kFI, true>, &SameInputsIn<kFI>);
-  r->Add("LessOrEqual", &MakeBinary<kEwLessOrEqual, kFI, true>, &SameInputsIn<kFI>);
+  r->Add("LessOrEqual", &MakeBinary<kEwLessOrEqual, kFI, true>,
+         &SameInputsIn<kFI>);
   r->Add("Greater", &MakeBinary<kEwGreater, kFI, true>, &SameInputsIn<kFI>);
-  r->Add("GreaterOrEqual", &MakeBinary<kEwGreaterOrEqual, kFI, true>, &SameInputsIn<kFI>);
+  r->Add("GreaterOrEqual", &MakeBinary<kEwGreaterOrEqual, kFI, true>,
+         &SameInputsIn<kFI>);
   r->Add("And", &MakeBinary<kEwAnd, kBoolType, true>, &SameInputsIn<kBoolType>);
   r->Add("Or", &MakeBinary<kEwOr, kBoolType, true>, &SameInputsIn<kBoolType>);
   r->Add("Xor", &MakeBinary<kEwXor, kBoolType, true>, &SameInputsIn<kBoolType>);

@@ -8,6 +8,8 @@
 // scales) from attributes and host value inputs. Shape, Size,
 // ConstantOfShape and Range are evaluated on the host when planning and
 // have no kernel here.
+#include "kernels/tensor.cuh"
+
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -15,7 +17,6 @@
 
 #include "cuda_common.h"
 #include "cuda_kernels.h"
-#include "kernels/tensor.cuh"
 #include "ops/tensor.h"
 
 namespace tensorpod::internal {
@@ -89,8 +90,8 @@ void DenseStrides(const Shape& shape, int64_t* strides) {
 Status CopyView(KernelContext& ctx, const void* src, const ct::StridedView& v,
                 DType dtype, void* dst) {
   TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
-  TP_CUDA_CHECK(ct::CopyStrided(src, v, static_cast<int>(DTypeSize(dtype)),
-                                dst, stream->get()));
+  TP_CUDA_CHECK(ct::CopyStrided(src, v, static_cast<int>(DTypeSize(dtype)), dst,
+                                stream->get()));
   return Status::Ok();
 }
 
@@ -281,8 +282,7 @@ class SplitKernel : public Kernel {
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     TP_CUDA_CHECK(ct::SplitRows(in.raw_data(), outer, parts.data(),
                                 row_bytes.data(),
-                                static_cast<int>(parts.size()),
-                                stream->get()));
+                                static_cast<int>(parts.size()), stream->get()));
     return Status::Ok();
   }
 
@@ -336,7 +336,8 @@ class SliceKernel : public Kernel {
       view.dims[d] = axes[d].count;
       view.strides[d] = axes[d].step * in_strides[d];
     }
-    return CopyView(ctx, static_cast<const char*>(in.raw_data()) + origin * elem,
+    return CopyView(ctx,
+                    static_cast<const char*>(in.raw_data()) + origin * elem,
                     view, in.dtype(), out.raw_data());
   }
 
@@ -391,8 +392,7 @@ StatusOr<std::unique_ptr<Kernel>> CreateGather(const NodeDef& node) {
 bool SupportsGather(const NodeDef& node) {
   const DType idx = InputDType(node, 1);
   return IsMovable(InputDType(node, 0)) &&
-         (idx == DType::kUndefined || idx == DType::kI64 ||
-          idx == DType::kI32);
+         (idx == DType::kUndefined || idx == DType::kI64 || idx == DType::kI32);
 }
 
 // Expand reads the input with stride 0 along broadcast dimensions.
@@ -572,12 +572,11 @@ StatusOr<ResizeConfig> ParseResize(const NodeDef& node,
   const Attributes& attrs = *node.attrs;
   ResizeConfig c;
   if (node.op_type == "Resize" && node.opset >= 11) {
-    TP_ASSIGN_OR_RETURN(
-        c.interp,
-        ParseEnum<ct::ResizeInterp>(attrs, "mode", "nearest", where,
-                                    {{"nearest", ct::ResizeInterp::kNearest},
-                                     {"linear", ct::ResizeInterp::kLinear},
-                                     {"cubic", ct::ResizeInterp::kCubic}}));
+    TP_ASSIGN_OR_RETURN(c.interp, ParseEnum<ct::ResizeInterp>(
+                                      attrs, "mode", "nearest", where,
+                                      {{"nearest", ct::ResizeInterp::kNearest},
+                                       {"linear", ct::ResizeInterp::kLinear},
+                                       {"cubic", ct::ResizeInterp::kCubic}}));
     TP_ASSIGN_OR_RETURN(
         c.coord,
         ParseEnum<ct::ResizeCoord>(
@@ -605,11 +604,10 @@ StatusOr<ResizeConfig> ParseResize(const NodeDef& node,
   }
   // Resize-10 and Upsample map coordinates asymmetrically and round nearest
   // down.
-  TP_ASSIGN_OR_RETURN(
-      c.interp,
-      ParseEnum<ct::ResizeInterp>(attrs, "mode", "nearest", where,
-                                  {{"nearest", ct::ResizeInterp::kNearest},
-                                   {"linear", ct::ResizeInterp::kLinear}}));
+  TP_ASSIGN_OR_RETURN(c.interp, ParseEnum<ct::ResizeInterp>(
+                                    attrs, "mode", "nearest", where,
+                                    {{"nearest", ct::ResizeInterp::kNearest},
+                                     {"linear", ct::ResizeInterp::kLinear}}));
   c.coord = ct::ResizeCoord::kAsymmetric;
   c.round = ct::ResizeRound::kFloor;
   if (node.op_type == "Upsample" && node.opset < 9) {
@@ -625,8 +623,7 @@ StatusOr<ResizeConfig> ParseResize(const NodeDef& node,
 bool ResizeHandles(ct::ResizeInterp interp, DType dtype) {
   if (interp == ct::ResizeInterp::kNearest) return IsMovable(dtype);
   return dtype == DType::kUndefined || dtype == DType::kF32 ||
-         dtype == DType::kF16 || dtype == DType::kBF16 ||
-         dtype == DType::kF64;
+         dtype == DType::kF16 || dtype == DType::kBF16 || dtype == DType::kF64;
 }
 
 class ResizeKernel : public Kernel {
@@ -663,14 +660,13 @@ class ResizeKernel : public Kernel {
             ? ctx.inputs[c_.scales_input]
             : nullptr;
     if (scales != nullptr && scales->num_elements() == 0) scales = nullptr;
-    const int64_t num_scales =
-        scales                ? scales->num_elements()
-        : c_.scales_input < 0 ? static_cast<int64_t>(c_.attr_scales.size())
-                              : rank;
-    TP_CHECK_ARG(num_scales == rank, where_ << ": input scales has "
-                                            << num_scales
-                                            << " values, input X has rank "
-                                            << rank);
+    const int64_t num_scales = scales ? scales->num_elements()
+                               : c_.scales_input < 0
+                                   ? static_cast<int64_t>(c_.attr_scales.size())
+                                   : rank;
+    TP_CHECK_ARG(num_scales == rank,
+                 where_ << ": input scales has " << num_scales
+                        << " values, input X has rank " << rank);
     for (int a = 0; a < rank; ++a) {
       p.in_dims[a] = x.dim(a);
       p.out_dims[a] = y.dim(a);
@@ -706,10 +702,10 @@ class ResizeKernel : public Kernel {
     }
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     if (c_.interp == ct::ResizeInterp::kNearest) {
-      TP_CUDA_CHECK(ct::ResizeNearest(
-          x.raw_data(), p, static_cast<int>(DTypeSize(x.dtype())),
-          ScalarBits(c_.extrapolation, x.dtype()), scratch, y.raw_data(),
-          stream->get()));
+      TP_CUDA_CHECK(ct::ResizeNearest(x.raw_data(), p,
+                                      static_cast<int>(DTypeSize(x.dtype())),
+                                      ScalarBits(c_.extrapolation, x.dtype()),
+                                      scratch, y.raw_data(), stream->get()));
       return Status::Ok();
     }
     ct::ResizeElem elem = ct::ResizeElem::kF32;
@@ -726,9 +722,8 @@ class ResizeKernel : public Kernel {
       default:
         break;
     }
-    TP_CUDA_CHECK(ct::ResizeInterpolate(x.raw_data(), p, elem,
-                                        c_.extrapolation, scratch,
-                                        y.raw_data(), stream->get()));
+    TP_CUDA_CHECK(ct::ResizeInterpolate(x.raw_data(), p, elem, c_.extrapolation,
+                                        scratch, y.raw_data(), stream->get()));
     return Status::Ok();
   }
 

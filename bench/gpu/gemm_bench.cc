@@ -504,7 +504,7 @@ int Main(int argc, char** argv) {
 
   std::string why;
   if (CudaDevices(&why) == 0) {
-    std::printf("gemm_bench: skipped, no CUDA device: %s\n", why.c_str());
+    std::printf("SKIP: gemm_bench: no CUDA device: %s\n", why.c_str());
     return 0;
   }
   auto gpu = GetDeviceBackend(Device{DeviceType::kCuda, 0});

@@ -19,6 +19,15 @@
 
 #include "elementwise.cuh"
 
+// Device helpers are host-callable too, so the index arithmetic and the
+// functors can be checked on a machine without a GPU.
+#define TP_EW_HD __host__ __device__ __forceinline__
+#if defined(__CUDA_ARCH__)
+#define TP_EW_UNROLL _Pragma("unroll")
+#else
+#define TP_EW_UNROLL
+#endif
+
 namespace tensorpod::internal {
 namespace {
 
@@ -27,7 +36,8 @@ constexpr int kThreads = 256;
 unsigned GridFor(int64_t work) {
   const int64_t blocks = (work + kThreads - 1) / kThreads;
   constexpr int64_t kMaxBlocks = 65535 * 8;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
+  return static_cast<unsigned>(
+      blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
 }
 
 // ---------------------------------------------------------------------------
@@ -52,7 +62,7 @@ template <typename T>
 using ComputeT = std::conditional_t<kIsHalfLike<T>, float, T>;
 
 template <typename T>
-__device__ __forceinline__ ComputeT<T> Widen(T x) {
+TP_EW_HD ComputeT<T> Widen(T x) {
   if constexpr (std::is_same_v<T, __half>) {
     return __half2float(x);
   } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
@@ -65,10 +75,11 @@ __device__ __forceinline__ ComputeT<T> Widen(T x) {
 // Float to integer with stated results out of range: saturates, NaN gives 0
 // (the CPU backend's rule).
 template <typename To, typename From>
-__device__ __forceinline__ To SaturateToInt(From x) {
+TP_EW_HD To SaturateToInt(From x) {
   if (!(x == x)) return To(0);
   // 2^digits is exact in any float type and the first value above To's max.
-  constexpr From kUpper = From(std::numeric_limits<To>::max() / 2 + 1) * From(2);
+  constexpr From kUpper =
+      From(std::numeric_limits<To>::max() / 2 + 1) * From(2);
   constexpr From kLower = static_cast<From>(std::numeric_limits<To>::min());
   if (x >= kUpper) return std::numeric_limits<To>::max();
   if (x <= kLower) return std::numeric_limits<To>::min();
@@ -77,7 +88,7 @@ __device__ __forceinline__ To SaturateToInt(From x) {
 
 // One element from any storage type to any other (Cast's semantics).
 template <typename To, typename From>
-__device__ __forceinline__ To Convert(From x) {
+TP_EW_HD To Convert(From x) {
   if constexpr (std::is_same_v<To, From>) {
     return x;
   } else if constexpr (kIsHalfLike<From>) {
@@ -96,7 +107,8 @@ __device__ __forceinline__ To Convert(From x) {
     } else {
       return __float2bfloat16_rn(static_cast<float>(x));
     }
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+  } else if constexpr (std::is_integral_v<To> &&
+                       std::is_floating_point_v<From>) {
     return SaturateToInt<To>(x);
   } else {
     return static_cast<To>(x);
@@ -145,10 +157,16 @@ struct FastDivU32 {
   FastDivU32() = default;
   explicit FastDivU32(uint32_t d) : divisor(d) {
     while (shift < 32 && (uint64_t{1} << shift) < d) ++shift;
-    magic = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1);
+    magic = static_cast<uint32_t>(
+        ((uint64_t{1} << 32) * ((uint64_t{1} << shift) - d)) / d + 1);
   }
-  __device__ __forceinline__ uint32_t Div(uint32_t n) const {
-    return (__umulhi(n, magic) + n) >> shift;
+  TP_EW_HD uint32_t Div(uint32_t n) const {
+#if defined(__CUDA_ARCH__)
+    const uint32_t hi = __umulhi(n, magic);
+#else
+    const uint32_t hi = static_cast<uint32_t>((uint64_t{n} * magic) >> 32);
+#endif
+    return (hi + n) >> shift;
   }
 };
 
@@ -158,7 +176,7 @@ struct DivI64 {
 
   DivI64() = default;
   explicit DivI64(int64_t d) : divisor(d) {}
-  __device__ __forceinline__ int64_t Div(int64_t n) const { return n / divisor; }
+  TP_EW_HD int64_t Div(int64_t n) const { return n / divisor; }
 };
 
 // EwLayout in the kernel's index type. The innermost dimension counts
@@ -188,21 +206,21 @@ OffsetCalc<Div, Index> MakeOffsetCalc(const EwLayout& layout, int vec) {
 // The offsets of output position w (row-major over calc's dims) in each of
 // the kArity inputs.
 template <int kArity, typename Div, typename Index>
-__device__ __forceinline__ void Offsets(const OffsetCalc<Div, Index>& calc, Index w,
-                                        Index (&off)[3]) {
-#pragma unroll
+TP_EW_HD void Offsets(const OffsetCalc<Div, Index>& calc, Index w,
+                      Index (&off)[3]) {
+  TP_EW_UNROLL
   for (int k = 0; k < 3; ++k) off[k] = 0;
-#pragma unroll
+  TP_EW_UNROLL
   for (int d = kEwMaxRank - 1; d >= 1; --d) {
     if (d < calc.rank) {
       const Index q = calc.div[d].Div(w);
       const Index idx = w - q * static_cast<Index>(calc.div[d].divisor);
-#pragma unroll
+      TP_EW_UNROLL
       for (int k = 0; k < kArity; ++k) off[k] += idx * calc.strides[k][d];
       w = q;
     }
   }
-#pragma unroll
+  TP_EW_UNROLL
   for (int k = 0; k < kArity; ++k) off[k] += w * calc.strides[k][0];
 }
 
@@ -220,8 +238,10 @@ template <typename Fn>
 constexpr int VecWidth() {
   size_t widest = sizeof(typename Fn::Out);
   if (sizeof(typename Fn::In0) > widest) widest = sizeof(typename Fn::In0);
-  if (Fn::kArity >= 2 && sizeof(typename Fn::In1) > widest) widest = sizeof(typename Fn::In1);
-  if (Fn::kArity >= 3 && sizeof(typename Fn::In2) > widest) widest = sizeof(typename Fn::In2);
+  if (Fn::kArity >= 2 && sizeof(typename Fn::In1) > widest)
+    widest = sizeof(typename Fn::In1);
+  if (Fn::kArity >= 3 && sizeof(typename Fn::In2) > widest)
+    widest = sizeof(typename Fn::In2);
   return static_cast<int>(16 / widest);
 }
 
@@ -233,12 +253,12 @@ struct EwArgs {
 // V elements at p + i, or p[i] repeated when `repeat`; default values for
 // an input the functor does not take.
 template <bool kUsed, int V, typename T, typename I>
-__device__ __forceinline__ Pack<T, V> LoadPack(const T* p, I i, bool repeat) {
+TP_EW_HD Pack<T, V> LoadPack(const T* p, I i, bool repeat) {
   Pack<T, V> r{};
   if constexpr (kUsed) {
     if (repeat) {
       const T v = p[i];
-#pragma unroll
+      TP_EW_UNROLL
       for (int j = 0; j < V; ++j) r.v[j] = v;
     } else {
       r = *reinterpret_cast<const Pack<T, V>*>(p + i);
@@ -248,7 +268,7 @@ __device__ __forceinline__ Pack<T, V> LoadPack(const T* p, I i, bool repeat) {
 }
 
 template <bool kUsed, typename T, typename I>
-__device__ __forceinline__ T LoadOne(const T* p, I i) {
+TP_EW_HD T LoadOne(const T* p, I i) {
   if constexpr (kUsed) {
     return p[i];
   } else {
@@ -257,8 +277,8 @@ __device__ __forceinline__ T LoadOne(const T* p, I i) {
 }
 
 template <typename Fn>
-__device__ __forceinline__ typename Fn::Out Apply(const Fn& fn, typename Fn::In0 a,
-                                                  typename Fn::In1 b, typename Fn::In2 c) {
+TP_EW_HD typename Fn::Out Apply(const Fn& fn, typename Fn::In0 a,
+                                typename Fn::In1 b, typename Fn::In2 c) {
   if constexpr (Fn::kArity == 1) {
     return fn(a);
   } else if constexpr (Fn::kArity == 2) {
@@ -270,10 +290,12 @@ __device__ __forceinline__ typename Fn::Out Apply(const Fn& fn, typename Fn::In0
 
 // Inputs of n elements or of one (bit k of scalar_mask set for input k).
 // vec: every pointer is aligned to its vector, so all but the last n % V
-// elements go through 16-byte accesses.
+// elements go through 16-byte accesses. The thread handles the positions
+// first, first + step, ... (a grid-stride loop; host-callable for tests).
 template <typename Fn>
-__global__ void __launch_bounds__(kThreads)
-    ContigKernel(Fn fn, EwArgs args, int64_t n, unsigned scalar_mask, bool vec) {
+TP_EW_HD void ContigBody(const Fn& fn, const EwArgs& args, int64_t n,
+                         unsigned scalar_mask, bool vec, int64_t first,
+                         int64_t step) {
   using Out = typename Fn::Out;
   using In0 = typename Fn::In0;
   using In1 = typename Fn::In1;
@@ -289,8 +311,6 @@ __global__ void __launch_bounds__(kThreads)
   const bool sa = (scalar_mask & 1u) != 0;
   const bool sb = (scalar_mask & 2u) != 0;
   const bool sc = (scalar_mask & 4u) != 0;
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   int64_t done = 0;
   if (vec) {
     const int64_t packs = n / V;
@@ -300,25 +320,37 @@ __global__ void __launch_bounds__(kThreads)
       const Pack<In1, V> vb = LoadPack<(A >= 2), V>(b, sb ? 0 : i, sb);
       const Pack<In2, V> vc = LoadPack<(A >= 3), V>(c, sc ? 0 : i, sc);
       Pack<Out, V> r;
-#pragma unroll
+      TP_EW_UNROLL
       for (int j = 0; j < V; ++j) r.v[j] = Apply(f, va.v[j], vb.v[j], vc.v[j]);
       *reinterpret_cast<Pack<Out, V>*>(y + i) = r;
     }
     done = packs * V;
   }
   for (int64_t i = done + first; i < n; i += step) {
-    y[i] = Apply(f, LoadOne<true>(a, sa ? 0 : i), LoadOne<(A >= 2)>(b, sb ? 0 : i),
-                 LoadOne<(A >= 3)>(c, sc ? 0 : i));
+    y[i] =
+        Apply(f, LoadOne<true>(a, sa ? 0 : i), LoadOne<(A >= 2)>(b, sb ? 0 : i),
+              LoadOne<(A >= 3)>(c, sc ? 0 : i));
   }
+}
+
+template <typename Fn>
+__global__ void __launch_bounds__(kThreads)
+    ContigKernel(Fn fn, EwArgs args, int64_t n, unsigned scalar_mask,
+                 bool vec) {
+  ContigBody(fn, args, n, scalar_mask, vec,
+             static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x,
+             static_cast<int64_t>(gridDim.x) * blockDim.x);
 }
 
 // Any broadcast: `work` positions over calc's dims (vectors of V outputs
 // along the innermost dimension when vec). Bit k of repeat_mask: input k has
-// stride 0 innermost, so one value serves a whole vector.
+// stride 0 innermost, so one value serves a whole vector. Grid-stride as
+// ContigBody.
 template <typename Fn, typename Div, typename Index>
-__global__ void __launch_bounds__(kThreads)
-    BroadcastKernel(Fn fn, EwArgs args, OffsetCalc<Div, Index> calc, Index work,
-                    unsigned repeat_mask, bool vec) {
+TP_EW_HD void BroadcastBody(const Fn& fn, const EwArgs& args,
+                            const OffsetCalc<Div, Index>& calc, Index work,
+                            unsigned repeat_mask, bool vec, Index first,
+                            Index step) {
   using Out = typename Fn::Out;
   using In0 = typename Fn::In0;
   using In1 = typename Fn::In1;
@@ -334,8 +366,6 @@ __global__ void __launch_bounds__(kThreads)
   const bool ra = (repeat_mask & 1u) != 0;
   const bool rb = (repeat_mask & 2u) != 0;
   const bool rc = (repeat_mask & 4u) != 0;
-  const Index first = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const Index step = static_cast<Index>(gridDim.x) * blockDim.x;
   for (Index w = first; w < work; w += step) {
     Index off[3];
     Offsets<A>(calc, w, off);
@@ -344,7 +374,7 @@ __global__ void __launch_bounds__(kThreads)
       const Pack<In1, V> vb = LoadPack<(A >= 2), V>(b, off[1], rb);
       const Pack<In2, V> vc = LoadPack<(A >= 3), V>(c, off[2], rc);
       Pack<Out, V> r;
-#pragma unroll
+      TP_EW_UNROLL
       for (int j = 0; j < V; ++j) r.v[j] = Apply(f, va.v[j], vb.v[j], vc.v[j]);
       *reinterpret_cast<Pack<Out, V>*>(y + w * V) = r;
     } else {
@@ -354,14 +384,33 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+template <typename Fn, typename Div, typename Index>
+__global__ void __launch_bounds__(kThreads)
+    BroadcastKernel(Fn fn, EwArgs args, OffsetCalc<Div, Index> calc, Index work,
+                    unsigned repeat_mask, bool vec) {
+  BroadcastBody(fn, args, calc, work, repeat_mask, vec,
+                static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x,
+                static_cast<Index>(gridDim.x) * blockDim.x);
+}
+
 bool Aligned(const void* p, size_t bytes) {
   return reinterpret_cast<uintptr_t>(p) % bytes == 0;
 }
 
+template <typename Fn>
+cudaError_t LaunchContig(const Fn& fn, const EwArgs& args, int64_t n,
+                         unsigned scalar_mask, bool vec, cudaStream_t stream) {
+  const int64_t work = vec ? n / VecWidth<Fn>() : n;
+  ContigKernel<Fn>
+      <<<GridFor(work), kThreads, 0, stream>>>(fn, args, n, scalar_mask, vec);
+  return cudaGetLastError();
+}
+
 // Runs fn over `layout` with the inputs in[0, Fn::kArity) into out.
 template <typename Fn>
-cudaError_t RunEw(const Fn& fn, const EwLayout& layout, const void* in0, const void* in1,
-                  const void* in2, void* out, cudaStream_t stream) {
+cudaError_t RunEw(const Fn& fn, const EwLayout& layout, const void* in0,
+                  const void* in1, const void* in2, void* out,
+                  cudaStream_t stream) {
   constexpr int V = VecWidth<Fn>();
   constexpr int A = Fn::kArity;
   if (layout.rank < 1 || layout.num_inputs != A) return cudaErrorInvalidValue;
@@ -369,7 +418,8 @@ cudaError_t RunEw(const Fn& fn, const EwLayout& layout, const void* in0, const v
   for (int d = 0; d < layout.rank; ++d) n *= layout.dims[d];
   if (n <= 0) return n == 0 ? cudaSuccess : cudaErrorInvalidValue;
   const EwArgs args{{in0, in1, in2}, out};
-  const size_t in_bytes[3] = {sizeof(typename Fn::In0), sizeof(typename Fn::In1),
+  const size_t in_bytes[3] = {sizeof(typename Fn::In0),
+                              sizeof(typename Fn::In1),
                               sizeof(typename Fn::In2)};
   const int last = layout.rank - 1;
   unsigned repeat_mask = 0;
@@ -381,40 +431,35 @@ cudaError_t RunEw(const Fn& fn, const EwLayout& layout, const void* in0, const v
       vec = vec && Aligned(args.in[k], V * in_bytes[k]);
     }
   }
-  if (layout.rank == 1) {
-    const int64_t work = vec ? n / V : n;
-    ContigKernel<Fn><<<GridFor(work), kThreads, 0, stream>>>(fn, args, n, repeat_mask, vec);
-    return cudaGetLastError();
-  }
+  if (layout.rank == 1)
+    return LaunchContig(fn, args, n, repeat_mask, vec, stream);
   vec = vec && layout.dims[last] % V == 0;
   const int width = vec ? V : 1;
   const int64_t work = n / width;
   if (n <= std::numeric_limits<int32_t>::max()) {
     const auto calc = MakeOffsetCalc<FastDivU32, uint32_t>(layout, width);
-    BroadcastKernel<Fn, FastDivU32, uint32_t><<<GridFor(work), kThreads, 0, stream>>>(
-        fn, args, calc, static_cast<uint32_t>(work), repeat_mask, vec);
+    BroadcastKernel<Fn, FastDivU32, uint32_t>
+        <<<GridFor(work), kThreads, 0, stream>>>(
+            fn, args, calc, static_cast<uint32_t>(work), repeat_mask, vec);
   } else {
     const auto calc = MakeOffsetCalc<DivI64, int64_t>(layout, width);
-    BroadcastKernel<Fn, DivI64, int64_t><<<GridFor(work), kThreads, 0, stream>>>(
-        fn, args, calc, work, repeat_mask, vec);
+    BroadcastKernel<Fn, DivI64, int64_t>
+        <<<GridFor(work), kThreads, 0, stream>>>(fn, args, calc, work,
+                                                 repeat_mask, vec);
   }
   return cudaGetLastError();
 }
 
-// A one-dimensional layout of n elements for inputs of the output's shape.
-EwLayout FlatLayout(int64_t n, int num_inputs) {
-  EwLayout layout;
-  layout.rank = 1;
-  layout.num_inputs = num_inputs;
-  layout.dims[0] = n;
-  for (int k = 0; k < num_inputs; ++k) layout.strides[k][0] = 1;
-  return layout;
-}
-
+// A unary functor over n elements (only ContigKernel is instantiated).
 template <typename Fn>
-cudaError_t RunFlat(const Fn& fn, int64_t n, const void* x, void* y, cudaStream_t stream) {
-  if (n < 0) return cudaErrorInvalidValue;
-  return RunEw(fn, FlatLayout(n, 1), x, nullptr, nullptr, y, stream);
+cudaError_t RunFlat(const Fn& fn, int64_t n, const void* x, void* y,
+                    cudaStream_t stream) {
+  static_assert(Fn::kArity == 1, "RunFlat takes unary functors");
+  if (n <= 0) return n == 0 ? cudaSuccess : cudaErrorInvalidValue;
+  constexpr int V = VecWidth<Fn>();
+  const bool vec = V > 1 && Aligned(x, V * sizeof(typename Fn::In0)) &&
+                   Aligned(y, V * sizeof(typename Fn::Out));
+  return LaunchContig(fn, EwArgs{{x, nullptr, nullptr}, y}, n, 0u, vec, stream);
 }
 
 // ---------------------------------------------------------------------------
@@ -422,13 +467,13 @@ cudaError_t RunFlat(const Fn& fn, int64_t n, const void* x, void* y, cudaStream_
 
 // x < lo ? lo : x, then > hi ? hi : that: hi wins when lo > hi, NaN passes.
 template <typename C>
-__device__ __forceinline__ C Clamp(C x, C lo, C hi) {
+TP_EW_HD C Clamp(C x, C lo, C hi) {
   const C r = x < lo ? lo : x;
   return r > hi ? hi : r;
 }
 
 template <int kOp>
-__device__ __forceinline__ float UnaryMath(float x, float alpha, float beta) {
+TP_EW_HD float UnaryMath(float x, float alpha, float beta) {
   if constexpr (kOp == kEwRelu) {
     return x < 0.0f ? 0.0f : x;
   } else if constexpr (kOp == kEwSigmoid) {
@@ -518,7 +563,7 @@ constexpr bool IntUnaryOp(int op) {
 }
 
 template <int kOp, typename T>
-__device__ __forceinline__ T IntUnaryMath(T x) {
+TP_EW_HD T IntUnaryMath(T x) {
   using U = std::make_unsigned_t<T>;
   const T neg = static_cast<T>(U(0) - static_cast<U>(x));
   if constexpr (kOp == kEwRelu) {
@@ -547,8 +592,8 @@ struct UnaryFn {
   static constexpr int kArity = 1;
   float alpha = 0.0f;
   float beta = 0.0f;
-  __device__ void Init() {}
-  __device__ T operator()(T x) const {
+  TP_EW_HD void Init() {}
+  TP_EW_HD T operator()(T x) const {
     if constexpr (std::is_integral_v<T>) {
       return IntUnaryMath<kOp>(x);
     } else {
@@ -558,8 +603,8 @@ struct UnaryFn {
 };
 
 template <int kOp = 0>
-cudaError_t DispatchUnary(int op, int dtype, const void* x, void* y, int64_t n, float alpha,
-                          float beta, cudaStream_t stream) {
+cudaError_t DispatchUnary(int op, int dtype, const void* x, void* y, int64_t n,
+                          float alpha, float beta, cudaStream_t stream) {
   if (op == kOp) {
     return VisitEwType(dtype, [&](auto tag) -> cudaError_t {
       using T = typename decltype(tag)::type;
@@ -593,11 +638,13 @@ struct ClipFn {
   const T* hi_ptr = nullptr;
   C lo{};
   C hi{};
-  __device__ void Init() {
+  TP_EW_HD void Init() {
     if (lo_ptr != nullptr) lo = Widen(*lo_ptr);
     if (hi_ptr != nullptr) hi = Widen(*hi_ptr);
   }
-  __device__ T operator()(T x) const { return Convert<T>(Clamp(Widen(x), lo, hi)); }
+  TP_EW_HD T operator()(T x) const {
+    return Convert<T>(Clamp(Widen(x), lo, hi));
+  }
 };
 
 template <typename T>
@@ -610,8 +657,8 @@ struct FloatClassFn {
   bool nan = true;
   bool negative = false;
   bool positive = false;
-  __device__ void Init() {}
-  __device__ bool operator()(T x) const {
+  TP_EW_HD void Init() {}
+  TP_EW_HD bool operator()(T x) const {
     const float v = Widen(x);
     if (nan) return v != v;
     if (fabsf(v) != std::numeric_limits<float>::infinity()) return false;
@@ -625,16 +672,14 @@ struct NotFn {
   using In1 = bool;
   using In2 = bool;
   static constexpr int kArity = 1;
-  __device__ void Init() {}
-  __device__ bool operator()(bool x) const { return !x; }
+  TP_EW_HD void Init() {}
+  TP_EW_HD bool operator()(bool x) const { return !x; }
 };
 
 // ---------------------------------------------------------------------------
 // Binary ops.
 
-constexpr bool PredicateOp(int op) {
-  return op >= kEwEqual && op <= kEwXor;
-}
+constexpr bool PredicateOp(int op) { return op >= kEwEqual && op <= kEwXor; }
 
 template <int kOp, typename T>
 constexpr bool BinaryTypeOk() {
@@ -651,7 +696,7 @@ constexpr bool BinaryTypeOk() {
 
 // base^exp for integers, exactly with wrapping (the CPU backend's IntPow):
 // negative exponents truncate 1/base^|exp| toward zero.
-__device__ __forceinline__ int64_t IntPow(int64_t base, int64_t exp) {
+TP_EW_HD int64_t IntPow(int64_t base, int64_t exp) {
   if (exp < 0) {
     if (base == 1) return 1;
     if (base == -1) return (exp & 1) ? -1 : 1;
@@ -668,7 +713,7 @@ __device__ __forceinline__ int64_t IntPow(int64_t base, int64_t exp) {
 
 // C: float for the float types, the type itself for integers and bool.
 template <int kOp, typename C>
-__device__ __forceinline__ auto BinaryMath(C a, C b) {
+TP_EW_HD auto BinaryMath(C a, C b) {
   constexpr bool kFloat = std::is_floating_point_v<C>;
   if constexpr (kOp == kEwAdd) {
     return static_cast<C>(a + b);
@@ -712,7 +757,8 @@ __device__ __forceinline__ auto BinaryMath(C a, C b) {
       // A zero divisor gives 0 (see Div); x % -1 is 0 (INT_MIN % -1 traps).
       if (b == 0 || b == C(-1)) return C(0);
       C r = static_cast<C>(a % b);
-      if (kOp == kEwMod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<C>(r + b);
+      if (kOp == kEwMod && r != 0 && ((r < 0) != (b < 0)))
+        r = static_cast<C>(r + b);
       return r;
     }
   } else if constexpr (kOp == kEwEqual) {
@@ -742,15 +788,16 @@ struct BinaryFn {
   using In1 = T;
   using In2 = T;
   static constexpr int kArity = 2;
-  __device__ void Init() {}
-  __device__ Out operator()(T a, T b) const {
+  TP_EW_HD void Init() {}
+  TP_EW_HD Out operator()(T a, T b) const {
     return Convert<Out>(BinaryMath<kOp, ComputeT<T>>(Widen(a), Widen(b)));
   }
 };
 
 template <int kOp = 0>
-cudaError_t DispatchBinary(int op, int dtype, const EwLayout& layout, const void* a,
-                           const void* b, void* y, cudaStream_t stream) {
+cudaError_t DispatchBinary(int op, int dtype, const EwLayout& layout,
+                           const void* a, const void* b, void* y,
+                           cudaStream_t stream) {
   if (op == kOp) {
     return VisitEwType(dtype, [&](auto tag) -> cudaError_t {
       using T = typename decltype(tag)::type;
@@ -776,8 +823,8 @@ struct WhereFn {
   using In1 = U;
   using In2 = U;
   static constexpr int kArity = 3;
-  __device__ void Init() {}
-  __device__ U operator()(bool c, U x, U y) const { return c ? x : y; }
+  TP_EW_HD void Init() {}
+  TP_EW_HD U operator()(bool c, U x, U y) const { return c ? x : y; }
 };
 
 template <typename To, typename From>
@@ -787,14 +834,14 @@ struct CastFn {
   using In1 = From;
   using In2 = From;
   static constexpr int kArity = 1;
-  __device__ void Init() {}
-  __device__ To operator()(From x) const { return Convert<To>(x); }
+  TP_EW_HD void Init() {}
+  TP_EW_HD To operator()(From x) const { return Convert<To>(x); }
 };
 
 // ---------------------------------------------------------------------------
 // Bias + activation epilogues.
 
-__device__ __forceinline__ float Activate(int kind, float x, float alpha, float beta) {
+TP_EW_HD float Activate(int kind, float x, float alpha, float beta) {
   switch (kind) {
     case kCudaActRelu:
       return UnaryMath<kEwRelu>(x, alpha, beta);
@@ -829,8 +876,10 @@ struct ActivationFn {
   int kind = kCudaActNone;
   float alpha = 0.0f;
   float beta = 0.0f;
-  __device__ void Init() {}
-  __device__ T operator()(T x) const { return Convert<T>(Activate(kind, Widen(x), alpha, beta)); }
+  TP_EW_HD void Init() {}
+  TP_EW_HD T operator()(T x) const {
+    return Convert<T>(Activate(kind, Widen(x), alpha, beta));
+  }
 };
 
 // The sum is rounded once, after the activation.
@@ -844,23 +893,27 @@ struct BiasActivationFn {
   int kind = kCudaActNone;
   float alpha = 0.0f;
   float beta = 0.0f;
-  __device__ void Init() {}
-  __device__ T operator()(T x, T bias) const {
+  TP_EW_HD void Init() {}
+  TP_EW_HD T operator()(T x, T bias) const {
     return Convert<T>(Activate(kind, Widen(x) + Widen(bias), alpha, beta));
   }
 };
 
 // data (of out_dims) = act(data + bias) with bias broadcast from bias_dims.
-cudaError_t RunBiasActivation(int dtype, void* data, const void* bias, const int64_t* out_dims,
-                              int out_rank, const int64_t* bias_dims, int bias_rank,
-                              int act_kind, float alpha, float beta, cudaStream_t stream) {
-  if (act_kind < kCudaActNone || act_kind > kCudaActHardSwish) return cudaErrorInvalidValue;
+cudaError_t RunBiasActivation(int dtype, void* data, const void* bias,
+                              const int64_t* out_dims, int out_rank,
+                              const int64_t* bias_dims, int bias_rank,
+                              int act_kind, float alpha, float beta,
+                              cudaStream_t stream) {
+  if (act_kind < kCudaActNone || act_kind > kCudaActHardSwish)
+    return cudaErrorInvalidValue;
   int64_t n = 1;
   for (int d = 0; d < out_rank; ++d) {
     if (out_dims[d] < 0) return cudaErrorInvalidValue;
     n *= out_dims[d];
   }
-  if (n == 0 || (bias == nullptr && act_kind == kCudaActNone)) return cudaSuccess;
+  if (n == 0 || (bias == nullptr && act_kind == kCudaActNone))
+    return cudaSuccess;
   return VisitEwType(dtype, [&](auto tag) -> cudaError_t {
     using T = typename decltype(tag)::type;
     if constexpr (kIsFloatLike<T>) {
@@ -894,7 +947,8 @@ cudaError_t RunBiasActivation(int dtype, void* data, const void* bias, const int
 // Launchers.
 
 bool MakeEwLayout(const int64_t* out_dims, int out_rank, int num_inputs,
-                  const int64_t* const* in_dims, const int* in_ranks, EwLayout* layout) {
+                  const int64_t* const* in_dims, const int* in_ranks,
+                  EwLayout* layout) {
   if (num_inputs < 1 || num_inputs > 3 || out_rank < 0) return false;
   for (int k = 0; k < num_inputs; ++k) {
     if (in_ranks[k] < 0 || in_ranks[k] > out_rank) return false;
@@ -938,20 +992,22 @@ bool MakeEwLayout(const int64_t* out_dims, int out_rank, int num_inputs,
     out.rank = rank;
     for (int d = 0; d < rank; ++d) {
       out.dims[d] = dims[rank - 1 - d];
-      for (int k = 0; k < num_inputs; ++k) out.strides[k][d] = strides[k][rank - 1 - d];
+      for (int k = 0; k < num_inputs; ++k)
+        out.strides[k][d] = strides[k][rank - 1 - d];
     }
   }
   *layout = out;
   return true;
 }
 
-cudaError_t LaunchEwUnary(int op, int dtype, const void* x, void* y, int64_t n, float alpha,
-                          float beta, cudaStream_t stream) {
+cudaError_t LaunchEwUnary(int op, int dtype, const void* x, void* y, int64_t n,
+                          float alpha, float beta, cudaStream_t stream) {
   return DispatchUnary(op, dtype, x, y, n, alpha, beta, stream);
 }
 
-cudaError_t LaunchEwClip(int dtype, const void* x, void* y, int64_t n, const void* lo,
-                         const void* hi, float lo_value, float hi_value, cudaStream_t stream) {
+cudaError_t LaunchEwClip(int dtype, const void* x, void* y, int64_t n,
+                         const void* lo, const void* hi, float lo_value,
+                         float hi_value, cudaStream_t stream) {
   return VisitEwType(dtype, [&](auto tag) -> cudaError_t {
     using T = typename decltype(tag)::type;
     if constexpr (kIsFloatLike<T> || kIsInt32Or64<T>) {
@@ -972,9 +1028,9 @@ cudaError_t LaunchEwClip(int dtype, const void* x, void* y, int64_t n, const voi
   });
 }
 
-cudaError_t LaunchEwFloatClass(int dtype, const void* x, bool* y, int64_t n, bool nan,
-                               bool detect_negative, bool detect_positive,
-                               cudaStream_t stream) {
+cudaError_t LaunchEwFloatClass(int dtype, const void* x, bool* y, int64_t n,
+                               bool nan, bool detect_negative,
+                               bool detect_positive, cudaStream_t stream) {
   return VisitEwType(dtype, [&](auto tag) -> cudaError_t {
     using T = typename decltype(tag)::type;
     if constexpr (kIsFloatLike<T>) {
@@ -989,17 +1045,20 @@ cudaError_t LaunchEwFloatClass(int dtype, const void* x, bool* y, int64_t n, boo
   });
 }
 
-cudaError_t LaunchEwNot(const bool* x, bool* y, int64_t n, cudaStream_t stream) {
+cudaError_t LaunchEwNot(const bool* x, bool* y, int64_t n,
+                        cudaStream_t stream) {
   return RunFlat(NotFn{}, n, x, y, stream);
 }
 
-cudaError_t LaunchEwBinary(int op, int dtype, const EwLayout& layout, const void* a,
-                           const void* b, void* y, cudaStream_t stream) {
+cudaError_t LaunchEwBinary(int op, int dtype, const EwLayout& layout,
+                           const void* a, const void* b, void* y,
+                           cudaStream_t stream) {
   return DispatchBinary(op, dtype, layout, a, b, y, stream);
 }
 
-cudaError_t LaunchEwWhere(int elem_size, const EwLayout& layout, const bool* cond,
-                          const void* x, const void* y, void* out, cudaStream_t stream) {
+cudaError_t LaunchEwWhere(int elem_size, const EwLayout& layout,
+                          const bool* cond, const void* x, const void* y,
+                          void* out, cudaStream_t stream) {
   switch (elem_size) {
     case 1:
       return RunEw(WhereFn<uint8_t>{}, layout, cond, x, y, out, stream);
@@ -1025,22 +1084,23 @@ cudaError_t LaunchEwCast(int from, int to, const void* x, void* y, int64_t n,
   });
 }
 
-cudaError_t LaunchBiasActivation(int dtype_code, void* data, const void* bias, int64_t rows,
-                                 int64_t cols, int act_kind, float alpha, float beta,
-                                 cudaStream_t stream) {
+cudaError_t LaunchBiasActivation(int dtype_code, void* data, const void* bias,
+                                 int64_t rows, int64_t cols, int act_kind,
+                                 float alpha, float beta, cudaStream_t stream) {
   const int64_t dims[2] = {rows, cols};
-  return RunBiasActivation(dtype_code, data, bias, dims, 2, &dims[1], 1, act_kind, alpha, beta,
-                           stream);
+  return RunBiasActivation(dtype_code, data, bias, dims, 2, &dims[1], 1,
+                           act_kind, alpha, beta, stream);
 }
 
-cudaError_t LaunchChannelBiasActivation(int dtype_code, void* data, const void* bias,
-                                        int64_t outer, int64_t channels, int64_t inner,
+cudaError_t LaunchChannelBiasActivation(int dtype_code, void* data,
+                                        const void* bias, int64_t outer,
+                                        int64_t channels, int64_t inner,
                                         int act_kind, float alpha, float beta,
                                         cudaStream_t stream) {
   const int64_t dims[3] = {outer, channels, inner};
   const int64_t bias_dims[2] = {channels, 1};
-  return RunBiasActivation(dtype_code, data, bias, dims, 3, bias_dims, 2, act_kind, alpha, beta,
-                           stream);
+  return RunBiasActivation(dtype_code, data, bias, dims, 3, bias_dims, 2,
+                           act_kind, alpha, beta, stream);
 }
 
 }  // namespace tensorpod::internal

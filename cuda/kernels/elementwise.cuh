@@ -155,8 +155,7 @@ cudaError_t LaunchEwFloatClass(int dtype, const void* x, bool* y, int64_t n,
                                bool nan, bool detect_negative,
                                bool detect_positive, cudaStream_t stream);
 
-cudaError_t LaunchEwNot(const bool* x, bool* y, int64_t n,
-                        cudaStream_t stream);
+cudaError_t LaunchEwNot(const bool* x, bool* y, int64_t n, cudaStream_t stream);
 
 // y = op(a, b) over `layout` (two inputs of `dtype`).
 cudaError_t LaunchEwBinary(int op, int dtype, const EwLayout& layout,

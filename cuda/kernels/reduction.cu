@@ -1,18 +1,19 @@
 // Kernels of the CUDA reduction family; see reduction.cuh for the contracts.
 //
 // Note [Reduction layouts]
-// Every op here works on a tensor seen as [outer, len, inner].
+// The reductions and normalisations see their input as [outer, len, inner]
+// and work along the middle axis.
 // - inner == 1 (contiguous rows): a warp per row while a row fits the
 //   warp's registers or a short loop (len <= 1024), a block per row beyond.
-//   Loads are 16-byte vectors when the rows and pointers allow it. Reduce*
-//   splits long rows over several blocks when there are too few rows to
-//   fill the GPU, and merges the partial results in a second kernel.
+//   Loads are 16-byte vectors when the row length and the pointers allow.
 // - inner > 1: consecutive threads take consecutive inner columns, so every
-//   step along `len` is a coalesced row read.
+//   step along `len` is a coalesced read.
+// Reduce* also splits the reduced axis over several blocks when there are
+// too few outputs to fill the GPU, merging the partial results in a second
+// kernel; reduced axes that are not adjacent are gathered through strides.
+// Pooling computes one output element per thread.
 // Arithmetic is in float for floating types (int64 for integers); float16
 // and bfloat16 convert on load and store.
-#include "kernels/reduction.cuh"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -22,6 +23,8 @@
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+
+#include "kernels/reduction.cuh"
 
 namespace tensorpod::internal::cuda_reduction {
 namespace {
@@ -35,6 +38,9 @@ constexpr int64_t kMaxGridX = int64_t{1} << 20;
 constexpr int64_t kMaxGridY = 65535;
 // Enough blocks to occupy every SM of the largest supported GPUs.
 constexpr int64_t kTargetBlocks = 1024;
+// Rows up to this length take a thread each (Reduce*, ArgMax/ArgMin,
+// Softmax): a warp would leave most lanes idle.
+constexpr int64_t kThreadRowMaxLen = 8;
 // Rows up to this length take a warp each (Reduce*, ArgMax/ArgMin, and
 // Softmax/LayerNorm, which keep the row in registers).
 constexpr int64_t kWarpRowMaxLen = 1024;
@@ -46,7 +52,9 @@ constexpr int64_t kMinColumnSegment = 256;
 constexpr int kColumnTile = 32;
 constexpr int kColumnRows = 8;
 
-__host__ __device__ constexpr int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+__host__ __device__ constexpr int64_t CeilDiv(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 template <typename A>
 __host__ __device__ constexpr A Min(A a, A b) {
@@ -57,9 +65,13 @@ __host__ __device__ constexpr A Max(A a, A b) {
   return a < b ? b : a;
 }
 
-unsigned GridX(int64_t tasks) { return static_cast<unsigned>(std::clamp<int64_t>(tasks, 1, kMaxGridX)); }
+unsigned GridX(int64_t tasks) {
+  return static_cast<unsigned>(std::clamp<int64_t>(tasks, 1, kMaxGridX));
+}
 
-bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+bool Aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
 
 // ------------------------------------------------------------ element types
 
@@ -77,16 +89,24 @@ struct Traits<float> {
 template <>
 struct Traits<__half> {
   using Wide = float;
-  static __device__ __forceinline__ float Load(__half v) { return __half2float(v); }
-  static __device__ __forceinline__ __half Store(float v) { return __float2half_rn(v); }
+  static __device__ __forceinline__ float Load(__half v) {
+    return __half2float(v);
+  }
+  static __device__ __forceinline__ __half Store(float v) {
+    return __float2half_rn(v);
+  }
   static __device__ __forceinline__ float Lowest() { return -INFINITY; }
   static __device__ __forceinline__ float Highest() { return INFINITY; }
 };
 template <>
 struct Traits<__nv_bfloat16> {
   using Wide = float;
-  static __device__ __forceinline__ float Load(__nv_bfloat16 v) { return __bfloat162float(v); }
-  static __device__ __forceinline__ __nv_bfloat16 Store(float v) { return __float2bfloat16_rn(v); }
+  static __device__ __forceinline__ float Load(__nv_bfloat16 v) {
+    return __bfloat162float(v);
+  }
+  static __device__ __forceinline__ __nv_bfloat16 Store(float v) {
+    return __float2bfloat16_rn(v);
+  }
   static __device__ __forceinline__ float Lowest() { return -INFINITY; }
   static __device__ __forceinline__ float Highest() { return INFINITY; }
 };
@@ -94,7 +114,9 @@ template <>
 struct Traits<int32_t> {
   using Wide = int64_t;
   static __device__ __forceinline__ int64_t Load(int32_t v) { return v; }
-  static __device__ __forceinline__ int32_t Store(int64_t v) { return static_cast<int32_t>(v); }
+  static __device__ __forceinline__ int32_t Store(int64_t v) {
+    return static_cast<int32_t>(v);
+  }
   static __device__ __forceinline__ int64_t Lowest() { return INT32_MIN; }
   static __device__ __forceinline__ int64_t Highest() { return INT32_MAX; }
 };
@@ -157,8 +179,11 @@ using BoolConstant = std::integral_constant<bool, kValue>;
 
 template <typename F>
 cudaError_t WithBools(bool a, bool b, F&& f) {
-  if (a) return b ? f(BoolConstant<true>{}, BoolConstant<true>{}) : f(BoolConstant<true>{}, BoolConstant<false>{});
-  return b ? f(BoolConstant<false>{}, BoolConstant<true>{}) : f(BoolConstant<false>{}, BoolConstant<false>{});
+  if (a)
+    return b ? f(BoolConstant<true>{}, BoolConstant<true>{})
+             : f(BoolConstant<true>{}, BoolConstant<false>{});
+  return b ? f(BoolConstant<false>{}, BoolConstant<true>{})
+           : f(BoolConstant<false>{}, BoolConstant<false>{});
 }
 
 // ------------------------------------------------------- warp and block merge
@@ -196,9 +221,12 @@ struct ArgBest {
   int64_t i;  // -1: nothing seen yet
 };
 
-__device__ __forceinline__ float ShflXor(float v, int mask) { return __shfl_xor_sync(kFullMask, v, mask); }
+__device__ __forceinline__ float ShflXor(float v, int mask) {
+  return __shfl_xor_sync(kFullMask, v, mask);
+}
 __device__ __forceinline__ int64_t ShflXor(int64_t v, int mask) {
-  return static_cast<int64_t>(__shfl_xor_sync(kFullMask, static_cast<long long>(v), mask));
+  return static_cast<int64_t>(
+      __shfl_xor_sync(kFullMask, static_cast<long long>(v), mask));
 }
 __device__ __forceinline__ MaxSum ShflXor(MaxSum v, int mask) {
   return MaxSum{ShflXor(v.m, mask), ShflXor(v.s, mask)};
@@ -208,12 +236,14 @@ __device__ __forceinline__ ArgBest<V> ShflXor(ArgBest<V> v, int mask) {
   return ArgBest<V>{ShflXor(v.v, mask), ShflXor(v.i, mask)};
 }
 
-// Merges a value over the warp; every lane gets the result. R provides Acc,
-// Init() and Merge(a, b). REQUIRES: the whole warp calls it.
+// Merges a value over the warp; every lane gets the result. R provides Acc
+// and Merge(a, b) (BlockMerge also Init()). REQUIRES: the whole warp calls
+// it.
 template <typename R>
 __device__ __forceinline__ typename R::Acc WarpMerge(typename R::Acc a) {
 #pragma unroll
-  for (int mask = kWarpSize / 2; mask > 0; mask >>= 1) a = R::Merge(a, ShflXor(a, mask));
+  for (int mask = kWarpSize / 2; mask > 0; mask >>= 1)
+    a = R::Merge(a, ShflXor(a, mask));
   return a;
 }
 
@@ -228,24 +258,32 @@ __device__ typename R::Acc BlockMerge(typename R::Acc a) {
   __syncthreads();  // the previous call's readers are done with `partial`
   if (lane == 0) partial[warp] = a;
   __syncthreads();
-  a = lane < static_cast<int>(blockDim.x / kWarpSize) ? partial[lane] : R::Init();
+  a = lane < static_cast<int>(blockDim.x / kWarpSize) ? partial[lane]
+                                                      : R::Init();
   return WarpMerge<R>(a);
 }
 
 struct FloatSum {
   using Acc = float;
   static __device__ __forceinline__ float Init() { return 0.0f; }
-  static __device__ __forceinline__ float Merge(float a, float b) { return a + b; }
+  static __device__ __forceinline__ float Merge(float a, float b) {
+    return a + b;
+  }
 };
 struct FloatMax {
   using Acc = float;
-  static __device__ __forceinline__ float Init() { return -INFINITY; }
-  static __device__ __forceinline__ float Merge(float a, float b) { return fmaxf(a, b); }
+  static __device__ __forceinline__ float Merge(float a, float b) {
+    return fmaxf(a, b);
+  }
 };
 struct MaxSumReducer {
   using Acc = MaxSum;
-  static __device__ __forceinline__ MaxSum Init() { return MaxSum{-INFINITY, 0.0f}; }
-  static __device__ __forceinline__ MaxSum Merge(MaxSum a, MaxSum b) { return MaxSumMerge(a, b); }
+  static __device__ __forceinline__ MaxSum Init() {
+    return MaxSum{-INFINITY, 0.0f};
+  }
+  static __device__ __forceinline__ MaxSum Merge(MaxSum a, MaxSum b) {
+    return MaxSumMerge(a, b);
+  }
 };
 
 // ------------------------------------------------------------------ Reduce*
@@ -333,19 +371,39 @@ struct Reducer {
 // Partial results are stored as Acc, at most 8 bytes each.
 constexpr size_t kMaxAccBytes = 8;
 
-// Rows of up to kWarpRowMaxLen elements: a warp each.
-template <typename T, ReduceOp kOp, int kVec>
-__global__ void __launch_bounds__(kBlockThreads) ReduceRowsWarpKernel(const T* x, T* y, int64_t rows, int64_t len) {
+// Rows of up to kThreadRowMaxLen elements: a thread each.
+template <typename T, ReduceOp kOp>
+__global__ void ReduceRowsThreadKernel(const T* x, T* y, int64_t rows,
+                                       int64_t len) {
   using R = Reducer<kOp, T>;
-  const int lane = threadIdx.x % kWarpSize;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize; row < rows;
-       row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
+  for (int64_t row =
+           static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       row < rows; row += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const T* p = x + row * len;
     typename R::Acc acc = R::Init();
-    for (int64_t i = static_cast<int64_t>(lane) * kVec; i < len; i += kWarpSize * kVec) {
+    for (int64_t i = 0; i < len; ++i) acc = R::Add(acc, Traits<T>::Load(p[i]));
+    y[row] = Traits<T>::Store(R::Finish(acc, len));
+  }
+}
+
+// Rows of up to kWarpRowMaxLen elements: a warp each.
+template <typename T, ReduceOp kOp, int kVec>
+__global__ void __launch_bounds__(kBlockThreads)
+    ReduceRowsWarpKernel(const T* x, T* y, int64_t rows, int64_t len) {
+  using R = Reducer<kOp, T>;
+  const int lane = threadIdx.x % kWarpSize;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock +
+                     threadIdx.x / kWarpSize;
+       row < rows; row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
+    const T* p = x + row * len;
+    typename R::Acc acc = R::Init();
+#pragma unroll 4
+    for (int64_t i = static_cast<int64_t>(lane) * kVec; i < len;
+         i += kWarpSize * kVec) {
       const Pack<T, kVec> pack = *reinterpret_cast<const Pack<T, kVec>*>(p + i);
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) acc = R::Add(acc, Traits<T>::Load(pack.v[k]));
+      for (int k = 0; k < kVec; ++k)
+        acc = R::Add(acc, Traits<T>::Load(pack.v[k]));
     }
     acc = WarpMerge<R>(acc);
     if (lane == 0) y[row] = Traits<T>::Store(R::Finish(acc, len));
@@ -356,19 +414,22 @@ __global__ void __launch_bounds__(kBlockThreads) ReduceRowsWarpKernel(const T* x
 // (blockIdx.y) whose partial result goes to partial[segment][row].
 template <typename T, ReduceOp kOp, int kVec>
 __global__ void __launch_bounds__(kBlockThreads)
-    ReduceRowsBlockKernel(const T* x, T* y, typename Reducer<kOp, T>::Acc* partial, int64_t rows, int64_t len,
-                          int64_t seg) {
+    ReduceRowsBlockKernel(const T* x, T* y,
+                          typename Reducer<kOp, T>::Acc* partial, int64_t rows,
+                          int64_t len, int64_t seg) {
   using R = Reducer<kOp, T>;
   const int64_t begin = static_cast<int64_t>(blockIdx.y) * seg;
   const int64_t end = Min(len, begin + seg);
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* p = x + row * len;
     typename R::Acc acc = R::Init();
+#pragma unroll 4
     for (int64_t i = begin + static_cast<int64_t>(threadIdx.x) * kVec; i < end;
          i += static_cast<int64_t>(blockDim.x) * kVec) {
       const Pack<T, kVec> pack = *reinterpret_cast<const Pack<T, kVec>*>(p + i);
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) acc = R::Add(acc, Traits<T>::Load(pack.v[k]));
+      for (int k = 0; k < kVec; ++k)
+        acc = R::Add(acc, Traits<T>::Load(pack.v[k]));
     }
     acc = BlockMerge<R>(acc);
     if (threadIdx.x == 0) {
@@ -386,8 +447,9 @@ __global__ void __launch_bounds__(kBlockThreads)
 // blockIdx.y of it, whose partial result goes to partial[segment][output]).
 template <typename T, ReduceOp kOp>
 __global__ void __launch_bounds__(kColumnTile* kColumnRows)
-    ReduceColumnsKernel(const T* x, T* y, typename Reducer<kOp, T>::Acc* partial, int64_t outer, int64_t len,
-                        int64_t inner, int64_t seg) {
+    ReduceColumnsKernel(const T* x, T* y,
+                        typename Reducer<kOp, T>::Acc* partial, int64_t outer,
+                        int64_t len, int64_t inner, int64_t seg) {
   using R = Reducer<kOp, T>;
   __shared__ typename R::Acc tile[kColumnRows][kColumnTile];
   const int64_t tiles = CeilDiv(inner, kColumnTile);
@@ -399,6 +461,7 @@ __global__ void __launch_bounds__(kColumnTile* kColumnRows)
     typename R::Acc acc = R::Init();
     if (j < inner) {
       const T* p = x + o * len * inner + j;
+#pragma unroll 4
       for (int64_t r = begin + threadIdx.y; r < end; r += kColumnRows) {
         acc = R::Add(acc, Traits<T>::Load(p[r * inner]));
       }
@@ -407,7 +470,8 @@ __global__ void __launch_bounds__(kColumnTile* kColumnRows)
     __syncthreads();
     if (threadIdx.y == 0 && j < inner) {
 #pragma unroll
-      for (int k = 1; k < kColumnRows; ++k) acc = R::Merge(acc, tile[k][threadIdx.x]);
+      for (int k = 1; k < kColumnRows; ++k)
+        acc = R::Merge(acc, tile[k][threadIdx.x]);
       const int64_t out = o * inner + j;
       if (partial != nullptr) {
         partial[blockIdx.y * outer * inner + out] = acc;
@@ -421,13 +485,15 @@ __global__ void __launch_bounds__(kColumnTile* kColumnRows)
 
 // Merges the `splits` partial results of each output.
 template <typename T, ReduceOp kOp>
-__global__ void ReduceFinishKernel(const typename Reducer<kOp, T>::Acc* partial, T* y, int64_t outputs,
-                                   int64_t splits, int64_t len) {
+__global__ void ReduceFinishKernel(const typename Reducer<kOp, T>::Acc* partial,
+                                   T* y, int64_t outputs, int64_t splits,
+                                   int64_t len) {
   using R = Reducer<kOp, T>;
-  for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < outputs;
-       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       o < outputs; o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     typename R::Acc acc = partial[o];
-    for (int64_t s = 1; s < splits; ++s) acc = R::Merge(acc, partial[s * outputs + o]);
+    for (int64_t s = 1; s < splits; ++s)
+      acc = R::Merge(acc, partial[s * outputs + o]);
     y[o] = Traits<T>::Store(R::Finish(acc, len));
   }
 }
@@ -436,12 +502,14 @@ __global__ void ReduceFinishKernel(const typename Reducer<kOp, T>::Acc* partial,
 // innermost axis is reduced, so that lanes read neighbours; one thread
 // otherwise, so that neighbouring threads do).
 template <typename T, ReduceOp kOp, int kGroup>
-__global__ void __launch_bounds__(kBlockThreads) ReduceStridedKernel(const T* x, T* y, StridedReduceShape s) {
+__global__ void __launch_bounds__(kBlockThreads)
+    ReduceStridedKernel(const T* x, T* y, StridedReduceShape s) {
   using R = Reducer<kOp, T>;
   constexpr int kGroupsPerBlock = kBlockThreads / kGroup;
   const int lane = threadIdx.x % kGroup;
-  for (int64_t o = static_cast<int64_t>(blockIdx.x) * kGroupsPerBlock + threadIdx.x / kGroup; o < s.outputs;
-       o += static_cast<int64_t>(gridDim.x) * kGroupsPerBlock) {
+  for (int64_t o = static_cast<int64_t>(blockIdx.x) * kGroupsPerBlock +
+                   threadIdx.x / kGroup;
+       o < s.outputs; o += static_cast<int64_t>(gridDim.x) * kGroupsPerBlock) {
     int64_t base = 0;
     int64_t rest = o;
     for (int d = s.kept_rank - 1; d >= 0; --d) {
@@ -501,13 +569,14 @@ cudaError_t WithReduceOp(ReduceOp op, F&& f) {
   return cudaErrorInvalidValue;
 }
 
-enum class ReduceMode { kRowsWarp, kRowsBlock, kColumns };
+enum class ReduceMode { kRowsThread, kRowsWarp, kRowsBlock, kColumns };
 
 struct ReducePlan {
-  ReduceMode mode = ReduceMode::kRowsWarp;
-  AxisShape shape;     // as launched (an empty len moves everything to outer)
-  int64_t splits = 1;  // blocks along the reduced axis, > 1: partials in the workspace
-  int64_t seg = 0;     // reduced elements per split
+  ReduceMode mode = ReduceMode::kRowsThread;
+  AxisShape shape;  // as launched (an empty len moves everything to outer)
+  int64_t splits =
+      1;  // blocks along the reduced axis, > 1: partials in the workspace
+  int64_t seg = 0;  // reduced elements per split
 };
 
 ReducePlan PlanReduce(const AxisShape& s) {
@@ -519,16 +588,21 @@ ReducePlan PlanReduce(const AxisShape& s) {
     return p;
   }
   if (s.inner == 1) {
+    if (s.len <= kThreadRowMaxLen) return p;
+    p.mode = ReduceMode::kRowsWarp;
     if (s.len <= kWarpRowMaxLen) return p;
     p.mode = ReduceMode::kRowsBlock;
     const int64_t wanted = CeilDiv(kTargetBlocks, s.outer);
-    p.splits = std::clamp<int64_t>(std::min(wanted, CeilDiv(s.len, kMinRowSegment)), 1, kMaxGridY);
+    p.splits = std::clamp<int64_t>(
+        std::min(wanted, CeilDiv(s.len, kMinRowSegment)), 1, kMaxGridY);
     // Segments start at multiples of 16 elements: vector loads stay aligned.
     p.seg = CeilDiv(CeilDiv(s.len, p.splits), 16) * 16;
   } else {
     p.mode = ReduceMode::kColumns;
-    const int64_t wanted = CeilDiv(kTargetBlocks, s.outer * CeilDiv(s.inner, kColumnTile));
-    p.splits = std::clamp<int64_t>(std::min(wanted, CeilDiv(s.len, kMinColumnSegment)), 1, kMaxGridY);
+    const int64_t wanted =
+        CeilDiv(kTargetBlocks, s.outer * CeilDiv(s.inner, kColumnTile));
+    p.splits = std::clamp<int64_t>(
+        std::min(wanted, CeilDiv(s.len, kMinColumnSegment)), 1, kMaxGridY);
     p.seg = CeilDiv(s.len, p.splits);
   }
   p.splits = CeilDiv(s.len, p.seg);
@@ -536,43 +610,57 @@ ReducePlan PlanReduce(const AxisShape& s) {
 }
 
 template <typename T, ReduceOp kOp>
-cudaError_t RunReduce(const T* x, T* y, const ReducePlan& p, void* workspace, cudaStream_t stream) {
+cudaError_t RunReduce(const T* x, T* y, const ReducePlan& p, void* workspace,
+                      cudaStream_t stream) {
   using Acc = typename Reducer<kOp, T>::Acc;
-  static_assert(sizeof(Acc) <= kMaxAccBytes, "partial results must fit the workspace");
+  static_assert(sizeof(Acc) <= kMaxAccBytes,
+                "partial results must fit the workspace");
   const AxisShape& s = p.shape;
   const int64_t outputs = s.outer * s.inner;
   Acc* partial = p.splits > 1 ? static_cast<Acc*>(workspace) : nullptr;
   constexpr int kVec = kVecOf<T>;
   const bool vectorize = s.len % kVec == 0 && Aligned16(x);
   switch (p.mode) {
+    case ReduceMode::kRowsThread:
+      ReduceRowsThreadKernel<T, kOp>
+          <<<GridX(CeilDiv(s.outer, kBlockThreads)), kBlockThreads, 0,
+             stream>>>(x, y, s.outer, s.len);
+      break;
     case ReduceMode::kRowsWarp: {
       const unsigned grid = GridX(CeilDiv(s.outer, kWarpsPerBlock));
       if (vectorize) {
-        ReduceRowsWarpKernel<T, kOp, kVec><<<grid, kBlockThreads, 0, stream>>>(x, y, s.outer, s.len);
+        ReduceRowsWarpKernel<T, kOp, kVec>
+            <<<grid, kBlockThreads, 0, stream>>>(x, y, s.outer, s.len);
       } else {
-        ReduceRowsWarpKernel<T, kOp, 1><<<grid, kBlockThreads, 0, stream>>>(x, y, s.outer, s.len);
+        ReduceRowsWarpKernel<T, kOp, 1>
+            <<<grid, kBlockThreads, 0, stream>>>(x, y, s.outer, s.len);
       }
       break;
     }
     case ReduceMode::kRowsBlock: {
       const dim3 grid(GridX(s.outer), static_cast<unsigned>(p.splits));
       if (vectorize) {
-        ReduceRowsBlockKernel<T, kOp, kVec><<<grid, kBlockThreads, 0, stream>>>(x, y, partial, s.outer, s.len, p.seg);
+        ReduceRowsBlockKernel<T, kOp, kVec><<<grid, kBlockThreads, 0, stream>>>(
+            x, y, partial, s.outer, s.len, p.seg);
       } else {
-        ReduceRowsBlockKernel<T, kOp, 1><<<grid, kBlockThreads, 0, stream>>>(x, y, partial, s.outer, s.len, p.seg);
+        ReduceRowsBlockKernel<T, kOp, 1><<<grid, kBlockThreads, 0, stream>>>(
+            x, y, partial, s.outer, s.len, p.seg);
       }
       break;
     }
     case ReduceMode::kColumns: {
-      const dim3 grid(GridX(s.outer * CeilDiv(s.inner, kColumnTile)), static_cast<unsigned>(p.splits));
+      const dim3 grid(GridX(s.outer * CeilDiv(s.inner, kColumnTile)),
+                      static_cast<unsigned>(p.splits));
       const dim3 block(kColumnTile, kColumnRows);
-      ReduceColumnsKernel<T, kOp><<<grid, block, 0, stream>>>(x, y, partial, s.outer, s.len, s.inner, p.seg);
+      ReduceColumnsKernel<T, kOp><<<grid, block, 0, stream>>>(
+          x, y, partial, s.outer, s.len, s.inner, p.seg);
       break;
     }
   }
   if (partial != nullptr) {
-    ReduceFinishKernel<T, kOp><<<GridX(CeilDiv(outputs, kBlockThreads)), kBlockThreads, 0, stream>>>(
-        partial, y, outputs, p.splits, s.len);
+    ReduceFinishKernel<T, kOp>
+        <<<GridX(CeilDiv(outputs, kBlockThreads)), kBlockThreads, 0, stream>>>(
+            partial, y, outputs, p.splits, s.len);
   }
   return cudaGetLastError();
 }
@@ -591,47 +679,58 @@ struct ArgReducer {
     if (a.i < 0) return false;
     const bool a_nan = a.v != a.v;
     const bool b_nan = b.v != b.v;
-    if (a_nan || b_nan) return a_nan && b_nan ? (kLast ? a.i > b.i : a.i < b.i) : a_nan;
+    if (a_nan || b_nan)
+      return a_nan && b_nan ? (kLast ? a.i > b.i : a.i < b.i) : a_nan;
     if (a.v == b.v) return kLast ? a.i > b.i : a.i < b.i;
     return kMax ? a.v > b.v : a.v < b.v;
   }
-  static __device__ __forceinline__ Acc Merge(Acc a, Acc b) { return Beats(b, a) ? b : a; }
+  static __device__ __forceinline__ Acc Merge(Acc a, Acc b) {
+    return Beats(b, a) ? b : a;
+  }
 };
 
 template <typename T, bool kMax, bool kLast>
-__global__ void __launch_bounds__(kBlockThreads) ArgRowsWarpKernel(const T* x, int64_t* y, int64_t rows, int64_t len) {
+__global__ void __launch_bounds__(kBlockThreads)
+    ArgRowsWarpKernel(const T* x, int64_t* y, int64_t rows, int64_t len) {
   using R = ArgReducer<T, kMax, kLast>;
   const int lane = threadIdx.x % kWarpSize;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize; row < rows;
-       row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock +
+                     threadIdx.x / kWarpSize;
+       row < rows; row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
     const T* p = x + row * len;
     typename R::Acc acc = R::Init();
-    for (int64_t i = lane; i < len; i += kWarpSize) acc = R::Merge(acc, {Traits<T>::Load(p[i]), i});
+    for (int64_t i = lane; i < len; i += kWarpSize)
+      acc = R::Merge(acc, {Traits<T>::Load(p[i]), i});
     acc = WarpMerge<R>(acc);
     if (lane == 0) y[row] = acc.i;
   }
 }
 
 template <typename T, bool kMax, bool kLast>
-__global__ void __launch_bounds__(kBlockThreads) ArgRowsBlockKernel(const T* x, int64_t* y, int64_t rows, int64_t len) {
+__global__ void __launch_bounds__(kBlockThreads)
+    ArgRowsBlockKernel(const T* x, int64_t* y, int64_t rows, int64_t len) {
   using R = ArgReducer<T, kMax, kLast>;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* p = x + row * len;
     typename R::Acc acc = R::Init();
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) acc = R::Merge(acc, {Traits<T>::Load(p[i]), i});
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x)
+      acc = R::Merge(acc, {Traits<T>::Load(p[i]), i});
     acc = BlockMerge<R>(acc);
     if (threadIdx.x == 0) y[row] = acc.i;
   }
 }
 
+// inner > 1, or short rows: a thread per (outer, inner) column.
 template <typename T, bool kMax, bool kLast>
-__global__ void ArgColumnsKernel(const T* x, int64_t* y, int64_t outer, int64_t len, int64_t inner) {
+__global__ void ArgColumnsKernel(const T* x, int64_t* y, int64_t outer,
+                                 int64_t len, int64_t inner) {
   using R = ArgReducer<T, kMax, kLast>;
-  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < outer * inner;
-       c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       c < outer * inner; c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const T* p = x + (c / inner) * len * inner + c % inner;
     typename R::Acc acc = R::Init();
-    for (int64_t r = 0; r < len; ++r) acc = R::Merge(acc, {Traits<T>::Load(p[r * inner]), r});
+    for (int64_t r = 0; r < len; ++r)
+      acc = R::Merge(acc, {Traits<T>::Load(p[r * inner]), r});
     y[c] = acc.i;
   }
 }
@@ -642,14 +741,17 @@ __global__ void ArgColumnsKernel(const T* x, int64_t* y, int64_t outer, int64_t 
 // chunks of kVec consecutive elements starting at (c * 32 + lane) * kVec
 // for c < kPerLane / kVec; `fill` past the end of the row.
 template <typename T, int kPerLane, int kVec>
-__device__ __forceinline__ void LoadRow(const T* row, int len, int lane, float fill, float (&v)[kPerLane]) {
+__device__ __forceinline__ void LoadRow(const T* row, int len, int lane,
+                                        float fill, float (&v)[kPerLane]) {
 #pragma unroll
   for (int c = 0; c < kPerLane / kVec; ++c) {
     const int i = (c * kWarpSize + lane) * kVec;
     if (i < len) {
-      const Pack<T, kVec> pack = *reinterpret_cast<const Pack<T, kVec>*>(row + i);
+      const Pack<T, kVec> pack =
+          *reinterpret_cast<const Pack<T, kVec>*>(row + i);
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) v[c * kVec + k] = Traits<T>::Load(pack.v[k]);
+      for (int k = 0; k < kVec; ++k)
+        v[c * kVec + k] = Traits<T>::Load(pack.v[k]);
     } else {
 #pragma unroll
       for (int k = 0; k < kVec; ++k) v[c * kVec + k] = fill;
@@ -658,14 +760,16 @@ __device__ __forceinline__ void LoadRow(const T* row, int len, int lane, float f
 }
 
 template <typename T, int kPerLane, int kVec>
-__device__ __forceinline__ void StoreRow(T* row, int len, int lane, const float (&v)[kPerLane]) {
+__device__ __forceinline__ void StoreRow(T* row, int len, int lane,
+                                         const float (&v)[kPerLane]) {
 #pragma unroll
   for (int c = 0; c < kPerLane / kVec; ++c) {
     const int i = (c * kWarpSize + lane) * kVec;
     if (i < len) {
       Pack<T, kVec> pack;
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) pack.v[k] = Traits<T>::Store(v[c * kVec + k]);
+      for (int k = 0; k < kVec; ++k)
+        pack.v[k] = Traits<T>::Store(v[c * kVec + k]);
       *reinterpret_cast<Pack<T, kVec>*>(row + i) = pack;
     }
   }
@@ -677,8 +781,9 @@ template <typename T, int kPerLane, int kVec>
 __global__ void __launch_bounds__(kBlockThreads)
     SoftmaxWarpKernel(const T* x, T* y, int64_t rows, int len, bool log) {
   const int lane = threadIdx.x % kWarpSize;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize; row < rows;
-       row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock +
+                     threadIdx.x / kWarpSize;
+       row < rows; row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
     float v[kPerLane];
     LoadRow<T, kPerLane, kVec>(x + row * len, len, lane, -INFINITY, v);
     float m = -INFINITY;
@@ -688,7 +793,8 @@ __global__ void __launch_bounds__(kBlockThreads)
     float sum = 0.0f;
     if (log) {
 #pragma unroll
-      for (int k = 0; k < kPerLane; ++k) sum += expf(v[k] - m);  // padding: exp(-inf) = 0
+      for (int k = 0; k < kPerLane; ++k)
+        sum += expf(v[k] - m);  // padding: exp(-inf) = 0
       const float log_sum = logf(WarpMerge<FloatSum>(sum));
 #pragma unroll
       for (int k = 0; k < kPerLane; ++k) v[k] = (v[k] - m) - log_sum;
@@ -715,15 +821,19 @@ __global__ void __launch_bounds__(kBlockThreads)
     const T* xr = x + row * len;
     T* yr = y + row * len;
     MaxSum a = MaxSumReducer::Init();
-    for (int64_t i = static_cast<int64_t>(threadIdx.x) * kVec; i < len; i += static_cast<int64_t>(blockDim.x) * kVec) {
-      const Pack<T, kVec> pack = *reinterpret_cast<const Pack<T, kVec>*>(xr + i);
+    for (int64_t i = static_cast<int64_t>(threadIdx.x) * kVec; i < len;
+         i += static_cast<int64_t>(blockDim.x) * kVec) {
+      const Pack<T, kVec> pack =
+          *reinterpret_cast<const Pack<T, kVec>*>(xr + i);
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) a = MaxSumAdd(a, Traits<T>::Load(pack.v[k]));
+      for (int k = 0; k < kVec; ++k)
+        a = MaxSumAdd(a, Traits<T>::Load(pack.v[k]));
     }
     a = BlockMerge<MaxSumReducer>(a);
     const float log_sum = logf(a.s);
     const float inv = 1.0f / a.s;
-    for (int64_t i = static_cast<int64_t>(threadIdx.x) * kVec; i < len; i += static_cast<int64_t>(blockDim.x) * kVec) {
+    for (int64_t i = static_cast<int64_t>(threadIdx.x) * kVec; i < len;
+         i += static_cast<int64_t>(blockDim.x) * kVec) {
       const Pack<T, kVec> in = *reinterpret_cast<const Pack<T, kVec>*>(xr + i);
       Pack<T, kVec> out;
 #pragma unroll
@@ -736,14 +846,16 @@ __global__ void __launch_bounds__(kBlockThreads)
   }
 }
 
-// inner > 1: a thread per (outer, inner) column.
+// inner > 1, or short rows: a thread per (outer, inner) column.
 template <typename T>
-__global__ void SoftmaxColumnsKernel(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, bool log) {
-  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; c < outer * inner;
-       c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+__global__ void SoftmaxColumnsKernel(const T* x, T* y, int64_t outer,
+                                     int64_t len, int64_t inner, bool log) {
+  for (int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       c < outer * inner; c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t base = (c / inner) * len * inner + c % inner;
     MaxSum a = MaxSumReducer::Init();
-    for (int64_t r = 0; r < len; ++r) a = MaxSumAdd(a, Traits<T>::Load(x[base + r * inner]));
+    for (int64_t r = 0; r < len; ++r)
+      a = MaxSumAdd(a, Traits<T>::Load(x[base + r * inner]));
     const float log_sum = logf(a.s);
     const float inv = 1.0f / a.s;
     for (int64_t r = 0; r < len; ++r) {
@@ -792,7 +904,8 @@ cudaError_t WithRowShape(int per_lane, bool vectorize, F&& f) {
 
 // ------------------------------------------------------ LayerNormalization
 
-__device__ __forceinline__ void StoreStat(void* p, bool f64, int64_t i, float v) {
+__device__ __forceinline__ void StoreStat(void* p, bool f64, int64_t i,
+                                          float v) {
   if (p == nullptr) return;
   if (f64) {
     static_cast<double*>(p)[i] = v;
@@ -803,15 +916,17 @@ __device__ __forceinline__ void StoreStat(void* p, bool f64, int64_t i, float v)
 
 // Rows of up to 1024 elements, held in registers.
 template <typename T, int kPerLane, int kVec>
-__global__ void __launch_bounds__(kBlockThreads) LayerNormWarpKernel(LayerNormArgs a) {
+__global__ void __launch_bounds__(kBlockThreads)
+    LayerNormWarpKernel(LayerNormArgs a) {
   const T* x = static_cast<const T*>(a.x);
   const T* scale = static_cast<const T*>(a.scale);
   const T* bias = static_cast<const T*>(a.bias);
   T* y = static_cast<T*>(a.y);
   const int cols = static_cast<int>(a.cols);
   const int lane = threadIdx.x % kWarpSize;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize; row < a.rows;
-       row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock +
+                     threadIdx.x / kWarpSize;
+       row < a.rows; row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock) {
     float v[kPerLane];
     LoadRow<T, kPerLane, kVec>(x + row * cols, cols, lane, 0.0f, v);
     float sum = 0.0f;
@@ -841,7 +956,8 @@ __global__ void __launch_bounds__(kBlockThreads) LayerNormWarpKernel(LayerNormAr
       for (int k = 0; k < kPerLane; ++k) b[k] = 0.0f;
     }
 #pragma unroll
-    for (int k = 0; k < kPerLane; ++k) v[k] = (v[k] - mean) * inv_std * g[k] + b[k];
+    for (int k = 0; k < kPerLane; ++k)
+      v[k] = (v[k] - mean) * inv_std * g[k] + b[k];
     StoreRow<T, kPerLane, kVec>(y + row * cols, cols, lane, v);
     if (lane == 0) {
       StoreStat(a.mean, a.stats_f64, row, mean);
@@ -853,7 +969,8 @@ __global__ void __launch_bounds__(kBlockThreads) LayerNormWarpKernel(LayerNormAr
 // Longer rows: a block per row, three passes over the row (mean, variance,
 // output); the second and third mostly hit the cache.
 template <typename T, int kVec>
-__global__ void __launch_bounds__(kBlockThreads) LayerNormBlockKernel(LayerNormArgs a) {
+__global__ void __launch_bounds__(kBlockThreads)
+    LayerNormBlockKernel(LayerNormArgs a) {
   const T* x = static_cast<const T*>(a.x);
   const T* scale = static_cast<const T*>(a.scale);
   const T* bias = static_cast<const T*>(a.bias);
@@ -884,12 +1001,15 @@ __global__ void __launch_bounds__(kBlockThreads) LayerNormBlockKernel(LayerNormA
     const float inv_std = 1.0f / sqrtf(var + a.epsilon);
     for (int64_t i = first; i < cols; i += step) {
       const Pack<T, kVec> in = *reinterpret_cast<const Pack<T, kVec>*>(xr + i);
-      const Pack<T, kVec> g = *reinterpret_cast<const Pack<T, kVec>*>(scale + i);
+      const Pack<T, kVec> g =
+          *reinterpret_cast<const Pack<T, kVec>*>(scale + i);
       Pack<T, kVec> out;
 #pragma unroll
       for (int k = 0; k < kVec; ++k) {
         const float b = bias != nullptr ? Traits<T>::Load(bias[i + k]) : 0.0f;
-        out.v[k] = Traits<T>::Store((Traits<T>::Load(in.v[k]) - mean) * inv_std * Traits<T>::Load(g.v[k]) + b);
+        out.v[k] = Traits<T>::Store((Traits<T>::Load(in.v[k]) - mean) *
+                                        inv_std * Traits<T>::Load(g.v[k]) +
+                                    b);
       }
       *reinterpret_cast<Pack<T, kVec>*>(yr + i) = out;
     }
@@ -918,8 +1038,8 @@ __device__ __forceinline__ double LoadParam(const void* p, Elem e, int64_t i) {
 // coefficients[f] = a, coefficients[features + f] = b (see reduction.cuh),
 // computed in double like the CPU kernel.
 __global__ void BatchNormCoefficientsKernel(BatchNormArgs a) {
-  for (int64_t f = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; f < a.features;
-       f += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t f = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       f < a.features; f += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const double scale = LoadParam(a.params[0], a.param_elems[0], f);
     const double bias = LoadParam(a.params[1], a.param_elems[1], f);
     const double mean = LoadParam(a.params[2], a.param_elems[2], f);
@@ -933,16 +1053,18 @@ __global__ void BatchNormCoefficientsKernel(BatchNormArgs a) {
 // Planes of `inner` >= 32 elements: blockIdx.y walks the (n, feature)
 // planes, x the positions of one plane.
 template <typename T>
-__global__ void BatchNormPlanesKernel(const T* x, T* y, const float* coefficients, int64_t planes, int64_t features,
-                                      int64_t inner) {
+__global__ void BatchNormPlanesKernel(const T* x, T* y,
+                                      const float* coefficients, int64_t planes,
+                                      int64_t features, int64_t inner) {
   for (int64_t p = blockIdx.y; p < planes; p += gridDim.y) {
     const int64_t f = p % features;
     const float mul = coefficients[f];
     const float add = coefficients[features + f];
     const T* xp = x + p * inner;
     T* yp = y + p * inner;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < inner;
-         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (int64_t i =
+             static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+         i < inner; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
       yp[i] = Traits<T>::Store(Traits<T>::Load(xp[i]) * mul + add);
     }
   }
@@ -950,12 +1072,14 @@ __global__ void BatchNormPlanesKernel(const T* x, T* y, const float* coefficient
 
 // Small planes: a thread per element.
 template <typename T>
-__global__ void BatchNormFlatKernel(const T* x, T* y, const float* coefficients, int64_t total, int64_t features,
+__global__ void BatchNormFlatKernel(const T* x, T* y, const float* coefficients,
+                                    int64_t total, int64_t features,
                                     int64_t inner) {
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       i < total; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t f = (i / inner) % features;
-    y[i] = Traits<T>::Store(Traits<T>::Load(x[i]) * coefficients[f] + coefficients[features + f]);
+    y[i] = Traits<T>::Store(Traits<T>::Load(x[i]) * coefficients[f] +
+                            coefficients[features + f]);
   }
 }
 
@@ -969,25 +1093,29 @@ struct TapRange {
   int64_t start, lo, hi, padded;
 };
 
-__device__ __forceinline__ TapRange PoolTaps(const PoolWindow& w, int d, int64_t o) {
+__device__ __forceinline__ TapRange PoolTaps(const PoolWindow& w, int d,
+                                             int64_t o) {
   const int64_t start = o * w.stride[d] - w.pad_begin[d];
   const int64_t dil = w.dilation[d];
   const int64_t lo = start < 0 ? (-start + dil - 1) / dil : 0;
   const int64_t last = w.in[d] - 1 - start;  // largest offset still inside
   const int64_t hi = last < 0 ? 0 : Min(w.kernel[d], last / dil + 1);
   const int64_t padded_last = w.in[d] + w.pad_end[d] - 1 - start;
-  const int64_t padded = padded_last < 0 ? 0 : Min(w.kernel[d], padded_last / dil + 1);
+  const int64_t padded =
+      padded_last < 0 ? 0 : Min(w.kernel[d], padded_last / dil + 1);
   return TapRange{start, lo, Max(lo, hi), padded};
 }
 
 // A thread per output element.
 template <typename T>
-__global__ void PoolKernel(const T* x, T* y, int64_t* indices, bool column_major, bool is_max,
+__global__ void PoolKernel(const T* x, T* y, int64_t* indices,
+                           bool column_major, bool is_max,
                            bool count_include_pad, PoolWindow w) {
   const int64_t in_size = w.in[0] * w.in[1] * w.in[2];
   const int64_t total = w.planes * w.out[0] * w.out[1] * w.out[2];
-  for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
-       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t idx =
+           static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       idx < total; idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t o2 = idx % w.out[2];
     int64_t t = idx / w.out[2];
     const int64_t o1 = t % w.out[1];
@@ -1004,7 +1132,9 @@ __global__ void PoolKernel(const T* x, T* y, int64_t* indices, bool column_major
       for (int64_t k0 = t0.lo; k0 < t0.hi; ++k0) {
         const int64_t i0 = t0.start + k0 * w.dilation[0];
         for (int64_t k1 = t1.lo; k1 < t1.hi; ++k1) {
-          const int64_t row = (i0 * w.in[1] + t1.start + k1 * w.dilation[1]) * w.in[2] + t2.start;
+          const int64_t row =
+              (i0 * w.in[1] + t1.start + k1 * w.dilation[1]) * w.in[2] +
+              t2.start;
           for (int64_t k2 = t2.lo; k2 < t2.hi; ++k2) {
             const int64_t at = row + k2 * w.dilation[2];
             const float v = Traits<T>::Load(xp[at]);
@@ -1031,13 +1161,19 @@ __global__ void PoolKernel(const T* x, T* y, int64_t* indices, bool column_major
       for (int64_t k0 = t0.lo; k0 < t0.hi; ++k0) {
         const int64_t i0 = t0.start + k0 * w.dilation[0];
         for (int64_t k1 = t1.lo; k1 < t1.hi; ++k1) {
-          const int64_t row = (i0 * w.in[1] + t1.start + k1 * w.dilation[1]) * w.in[2] + t2.start;
-          for (int64_t k2 = t2.lo; k2 < t2.hi; ++k2) sum += Traits<T>::Load(xp[row + k2 * w.dilation[2]]);
+          const int64_t row =
+              (i0 * w.in[1] + t1.start + k1 * w.dilation[1]) * w.in[2] +
+              t2.start;
+          for (int64_t k2 = t2.lo; k2 < t2.hi; ++k2)
+            sum += Traits<T>::Load(xp[row + k2 * w.dilation[2]]);
         }
       }
-      const int64_t count = count_include_pad ? t0.padded * t1.padded * t2.padded
-                                              : (t0.hi - t0.lo) * (t1.hi - t1.lo) * (t2.hi - t2.lo);
-      y[idx] = Traits<T>::Store(count > 0 ? sum / static_cast<float>(count) : 0.0f);
+      const int64_t count =
+          count_include_pad
+              ? t0.padded * t1.padded * t2.padded
+              : (t0.hi - t0.lo) * (t1.hi - t1.lo) * (t2.hi - t2.lo);
+      y[idx] =
+          Traits<T>::Store(count > 0 ? sum / static_cast<float>(count) : 0.0f);
     }
   }
 }
@@ -1050,26 +1186,31 @@ size_t ReduceWorkspaceBytes(const AxisShape& s) {
   if (s.outer * s.inner == 0) return 0;
   const ReducePlan p = PlanReduce(s);
   if (p.splits <= 1) return 0;
-  return static_cast<size_t>(p.splits) * static_cast<size_t>(p.shape.outer * p.shape.inner) * kMaxAccBytes;
+  return static_cast<size_t>(p.splits) *
+         static_cast<size_t>(p.shape.outer * p.shape.inner) * kMaxAccBytes;
 }
 
-cudaError_t LaunchReduce(ReduceOp op, Elem elem, const void* x, void* y, const AxisShape& s, void* workspace,
+cudaError_t LaunchReduce(ReduceOp op, Elem elem, const void* x, void* y,
+                         const AxisShape& s, void* workspace,
                          cudaStream_t stream) {
   if (s.outer * s.inner == 0) return cudaSuccess;
   const ReducePlan plan = PlanReduce(s);
   return WithElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     return WithReduceOp<T>(op, [&](auto op_c) {
-      return RunReduce<T, decltype(op_c)::value>(static_cast<const T*>(x), static_cast<T*>(y), plan, workspace,
-                                                 stream);
+      return RunReduce<T, decltype(op_c)::value>(static_cast<const T*>(x),
+                                                 static_cast<T*>(y), plan,
+                                                 workspace, stream);
     });
   });
 }
 
-cudaError_t LaunchReduceStrided(ReduceOp op, Elem elem, const void* x, void* y, const StridedReduceShape& s,
+cudaError_t LaunchReduceStrided(ReduceOp op, Elem elem, const void* x, void* y,
+                                const StridedReduceShape& s,
                                 cudaStream_t stream) {
   if (s.outputs == 0) return cudaSuccess;
-  if (s.kept_rank > kMaxStridedRank || s.reduced_rank > kMaxStridedRank || s.reduced_count <= 0) {
+  if (s.kept_rank > kMaxStridedRank || s.reduced_rank > kMaxStridedRank ||
+      s.reduced_count <= 0) {
     return cudaErrorInvalidValue;
   }
   return WithElem(elem, [&](auto tag) {
@@ -1080,17 +1221,20 @@ cudaError_t LaunchReduceStrided(ReduceOp op, Elem elem, const void* x, void* y, 
       T* yt = static_cast<T*>(y);
       if (s.innermost_reduced) {
         ReduceStridedKernel<T, kOp, kWarpSize>
-            <<<GridX(CeilDiv(s.outputs, kWarpsPerBlock)), kBlockThreads, 0, stream>>>(xt, yt, s);
+            <<<GridX(CeilDiv(s.outputs, kWarpsPerBlock)), kBlockThreads, 0,
+               stream>>>(xt, yt, s);
       } else {
-        ReduceStridedKernel<T, kOp, 1><<<GridX(CeilDiv(s.outputs, kBlockThreads)), kBlockThreads, 0, stream>>>(
-            xt, yt, s);
+        ReduceStridedKernel<T, kOp, 1>
+            <<<GridX(CeilDiv(s.outputs, kBlockThreads)), kBlockThreads, 0,
+               stream>>>(xt, yt, s);
       }
       return cudaGetLastError();
     });
   });
 }
 
-cudaError_t LaunchArgReduce(bool is_max, bool select_last, Elem elem, const void* x, int64_t* y, const AxisShape& s,
+cudaError_t LaunchArgReduce(bool is_max, bool select_last, Elem elem,
+                            const void* x, int64_t* y, const AxisShape& s,
                             cudaStream_t stream) {
   if (s.outer * s.inner == 0) return cudaSuccess;
   if (s.len <= 0) return cudaErrorInvalidValue;
@@ -1100,103 +1244,133 @@ cudaError_t LaunchArgReduce(bool is_max, bool select_last, Elem elem, const void
     return WithBools(is_max, select_last, [&](auto max_c, auto last_c) {
       constexpr bool kMax = decltype(max_c)::value;
       constexpr bool kLast = decltype(last_c)::value;
-      if (s.inner > 1) {
-        ArgColumnsKernel<T, kMax, kLast><<<GridX(CeilDiv(s.outer * s.inner, kBlockThreads)), kBlockThreads, 0,
-                                           stream>>>(xt, y, s.outer, s.len, s.inner);
+      if (s.inner > 1 || s.len <= kThreadRowMaxLen) {
+        ArgColumnsKernel<T, kMax, kLast>
+            <<<GridX(CeilDiv(s.outer * s.inner, kBlockThreads)), kBlockThreads,
+               0, stream>>>(xt, y, s.outer, s.len, s.inner);
       } else if (s.len <= kWarpRowMaxLen) {
         ArgRowsWarpKernel<T, kMax, kLast>
-            <<<GridX(CeilDiv(s.outer, kWarpsPerBlock)), kBlockThreads, 0, stream>>>(xt, y, s.outer, s.len);
+            <<<GridX(CeilDiv(s.outer, kWarpsPerBlock)), kBlockThreads, 0,
+               stream>>>(xt, y, s.outer, s.len);
       } else {
-        ArgRowsBlockKernel<T, kMax, kLast><<<GridX(s.outer), kBlockThreads, 0, stream>>>(xt, y, s.outer, s.len);
+        ArgRowsBlockKernel<T, kMax, kLast>
+            <<<GridX(s.outer), kBlockThreads, 0, stream>>>(xt, y, s.outer,
+                                                           s.len);
       }
       return cudaGetLastError();
     });
   });
 }
 
-cudaError_t LaunchSoftmax(bool log, Elem elem, const void* x, void* y, const AxisShape& s, cudaStream_t stream) {
+cudaError_t LaunchSoftmax(bool log, Elem elem, const void* x, void* y,
+                          const AxisShape& s, cudaStream_t stream) {
   if (s.outer * s.len * s.inner == 0) return cudaSuccess;
   return WithFloatElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xt = static_cast<const T*>(x);
     T* yt = static_cast<T*>(y);
-    if (s.inner > 1) {
-      SoftmaxColumnsKernel<T><<<GridX(CeilDiv(s.outer * s.inner, kBlockThreads)), kBlockThreads, 0, stream>>>(
-          xt, yt, s.outer, s.len, s.inner, log);
+    if (s.inner > 1 || s.len <= kThreadRowMaxLen) {
+      SoftmaxColumnsKernel<T>
+          <<<GridX(CeilDiv(s.outer * s.inner, kBlockThreads)), kBlockThreads, 0,
+             stream>>>(xt, yt, s.outer, s.len, s.inner, log);
       return cudaGetLastError();
     }
     if (s.len <= kWarpRowMaxLen) {
       const int per_lane = PerLaneFor(s.len);
-      const bool vectorize = s.len % Min(per_lane, kVecOf<T>) == 0 && Aligned16(x) && Aligned16(y);
-      return WithRowShape<T>(per_lane, vectorize, [&](auto per_lane_c, auto vec_c) {
-        SoftmaxWarpKernel<T, decltype(per_lane_c)::value, decltype(vec_c)::value>
-            <<<GridX(CeilDiv(s.outer, kWarpsPerBlock)), kBlockThreads, 0, stream>>>(
-                xt, yt, s.outer, static_cast<int>(s.len), log);
-        return cudaGetLastError();
-      });
+      const bool vectorize =
+          s.len % Min(per_lane, kVecOf<T>) == 0 && Aligned16(x) && Aligned16(y);
+      return WithRowShape<T>(
+          per_lane, vectorize, [&](auto per_lane_c, auto vec_c) {
+            SoftmaxWarpKernel<T, decltype(per_lane_c)::value,
+                              decltype(vec_c)::value>
+                <<<GridX(CeilDiv(s.outer, kWarpsPerBlock)), kBlockThreads, 0,
+                   stream>>>(xt, yt, s.outer, static_cast<int>(s.len), log);
+            return cudaGetLastError();
+          });
     }
     if (s.len % kVecOf<T> == 0 && Aligned16(x) && Aligned16(y)) {
-      SoftmaxBlockKernel<T, kVecOf<T>><<<GridX(s.outer), kBlockThreads, 0, stream>>>(xt, yt, s.outer, s.len, log);
+      SoftmaxBlockKernel<T, kVecOf<T>>
+          <<<GridX(s.outer), kBlockThreads, 0, stream>>>(xt, yt, s.outer, s.len,
+                                                         log);
     } else {
-      SoftmaxBlockKernel<T, 1><<<GridX(s.outer), kBlockThreads, 0, stream>>>(xt, yt, s.outer, s.len, log);
+      SoftmaxBlockKernel<T, 1><<<GridX(s.outer), kBlockThreads, 0, stream>>>(
+          xt, yt, s.outer, s.len, log);
     }
     return cudaGetLastError();
   });
 }
 
-cudaError_t LaunchLayerNorm(Elem elem, const LayerNormArgs& a, cudaStream_t stream) {
+cudaError_t LaunchLayerNorm(Elem elem, const LayerNormArgs& a,
+                            cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   return WithFloatElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const bool aligned = Aligned16(a.x) && Aligned16(a.y) && Aligned16(a.scale) && Aligned16(a.bias);
+    const bool aligned = Aligned16(a.x) && Aligned16(a.y) &&
+                         Aligned16(a.scale) && Aligned16(a.bias);
     if (a.cols <= kWarpRowMaxLen) {
       const int per_lane = PerLaneFor(a.cols);
       const bool vectorize = aligned && a.cols % Min(per_lane, kVecOf<T>) == 0;
-      return WithRowShape<T>(per_lane, vectorize, [&](auto per_lane_c, auto vec_c) {
-        LayerNormWarpKernel<T, decltype(per_lane_c)::value, decltype(vec_c)::value>
-            <<<GridX(CeilDiv(a.rows, kWarpsPerBlock)), kBlockThreads, 0, stream>>>(a);
-        return cudaGetLastError();
-      });
+      return WithRowShape<T>(
+          per_lane, vectorize, [&](auto per_lane_c, auto vec_c) {
+            LayerNormWarpKernel<T, decltype(per_lane_c)::value,
+                                decltype(vec_c)::value>
+                <<<GridX(CeilDiv(a.rows, kWarpsPerBlock)), kBlockThreads, 0,
+                   stream>>>(a);
+            return cudaGetLastError();
+          });
     }
     if (aligned && a.cols % kVecOf<T> == 0) {
-      LayerNormBlockKernel<T, kVecOf<T>><<<GridX(a.rows), kBlockThreads, 0, stream>>>(a);
+      LayerNormBlockKernel<T, kVecOf<T>>
+          <<<GridX(a.rows), kBlockThreads, 0, stream>>>(a);
     } else {
-      LayerNormBlockKernel<T, 1><<<GridX(a.rows), kBlockThreads, 0, stream>>>(a);
+      LayerNormBlockKernel<T, 1>
+          <<<GridX(a.rows), kBlockThreads, 0, stream>>>(a);
     }
     return cudaGetLastError();
   });
 }
 
-cudaError_t LaunchBatchNormInference(Elem elem, const BatchNormArgs& a, cudaStream_t stream) {
+cudaError_t LaunchBatchNormInference(Elem elem, const BatchNormArgs& a,
+                                     cudaStream_t stream) {
   const int64_t planes = a.n * a.features;
   if (planes * a.inner == 0) return cudaSuccess;
   for (Elem e : a.param_elems) {
-    if (e != Elem::kF32 && e != Elem::kF16 && e != Elem::kBF16 && e != Elem::kF64) return cudaErrorInvalidValue;
+    if (e != Elem::kF32 && e != Elem::kF16 && e != Elem::kBF16 &&
+        e != Elem::kF64)
+      return cudaErrorInvalidValue;
   }
   return WithFloatElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    BatchNormCoefficientsKernel<<<GridX(CeilDiv(a.features, kBlockThreads)), kBlockThreads, 0, stream>>>(a);
+    BatchNormCoefficientsKernel<<<GridX(CeilDiv(a.features, kBlockThreads)),
+                                  kBlockThreads, 0, stream>>>(a);
     const T* x = static_cast<const T*>(a.x);
     T* y = static_cast<T*>(a.y);
     if (a.inner >= kWarpSize) {
-      const dim3 grid(GridX(CeilDiv(a.inner, kBlockThreads)), static_cast<unsigned>(std::min(planes, kMaxGridY)));
-      BatchNormPlanesKernel<T><<<grid, kBlockThreads, 0, stream>>>(x, y, a.coefficients, planes, a.features, a.inner);
+      const dim3 grid(GridX(CeilDiv(a.inner, kBlockThreads)),
+                      static_cast<unsigned>(std::min(planes, kMaxGridY)));
+      BatchNormPlanesKernel<T><<<grid, kBlockThreads, 0, stream>>>(
+          x, y, a.coefficients, planes, a.features, a.inner);
     } else {
-      BatchNormFlatKernel<T><<<GridX(CeilDiv(planes * a.inner, kBlockThreads)), kBlockThreads, 0, stream>>>(
+      BatchNormFlatKernel<T><<<GridX(CeilDiv(planes * a.inner, kBlockThreads)),
+                               kBlockThreads, 0, stream>>>(
           x, y, a.coefficients, planes * a.inner, a.features, a.inner);
     }
     return cudaGetLastError();
   });
 }
 
-cudaError_t LaunchPool(bool is_max, bool count_include_pad, Elem elem, const void* x, void* y, int64_t* indices,
-                       bool indices_column_major, const PoolWindow& w, cudaStream_t stream) {
+cudaError_t LaunchPool(bool is_max, bool count_include_pad, Elem elem,
+                       const void* x, void* y, int64_t* indices,
+                       bool indices_column_major, const PoolWindow& w,
+                       cudaStream_t stream) {
   const int64_t total = w.planes * w.out[0] * w.out[1] * w.out[2];
   if (total == 0) return cudaSuccess;
   return WithFloatElem(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    PoolKernel<T><<<GridX(CeilDiv(total, kBlockThreads)), kBlockThreads, 0, stream>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), indices, indices_column_major, is_max, count_include_pad, w);
+    PoolKernel<T>
+        <<<GridX(CeilDiv(total, kBlockThreads)), kBlockThreads, 0, stream>>>(
+            static_cast<const T*>(x), static_cast<T*>(y), indices,
+            indices_column_major, is_max, count_include_pad, w);
     return cudaGetLastError();
   });
 }

@@ -53,8 +53,9 @@ size_t ReduceWorkspaceBytes(const AxisShape& s);
 // propagate NaN. Float ops on kF32/kF16/kBF16; kSum, kMax and kMin also on
 // kI32/kI64 (others: cudaErrorInvalidValue).
 // REQUIRES: workspace holds ReduceWorkspaceBytes(s) bytes.
-cudaError_t LaunchReduce(ReduceOp op, Elem elem, const void* x, void* y, const AxisShape& s,
-                         void* workspace, cudaStream_t stream);
+cudaError_t LaunchReduce(ReduceOp op, Elem elem, const void* x, void* y,
+                         const AxisShape& s, void* workspace,
+                         cudaStream_t stream);
 
 // Reduced axes that stay apart after merging neighbours (axes {0, 2} of a
 // 3-D tensor): each output gathers its elements through strides.
@@ -66,26 +67,28 @@ struct StridedReduceShape {
   int reduced_rank = 0;
   int64_t reduced_dims[kMaxStridedRank] = {};
   int64_t reduced_strides[kMaxStridedRank] = {};
-  int64_t outputs = 0;        // product of kept_dims
-  int64_t reduced_count = 0;  // product of reduced_dims, > 0
+  int64_t outputs = 0;             // product of kept_dims
+  int64_t reduced_count = 0;       // product of reduced_dims, > 0
   bool innermost_reduced = false;  // the input's last axis is reduced
 };
 
 cudaError_t LaunchReduceStrided(ReduceOp op, Elem elem, const void* x, void* y,
-                                const StridedReduceShape& s, cudaStream_t stream);
+                                const StridedReduceShape& s,
+                                cudaStream_t stream);
 
 // ArgMax (is_max) / ArgMin over the middle axis: the first extreme index,
 // the last with select_last; NaN counts as extreme both ways (numpy).
 // kF32/kF16/kBF16/kI32/kI64. REQUIRES: s.len > 0.
-cudaError_t LaunchArgReduce(bool is_max, bool select_last, Elem elem, const void* x, int64_t* y,
-                            const AxisShape& s, cudaStream_t stream);
+cudaError_t LaunchArgReduce(bool is_max, bool select_last, Elem elem,
+                            const void* x, int64_t* y, const AxisShape& s,
+                            cudaStream_t stream);
 
 // ------------------------------------------------------ normalisation ops
 
 // Softmax (log: LogSoftmax) over the middle axis, max-subtracted.
 // kF32/kF16/kBF16.
-cudaError_t LaunchSoftmax(bool log, Elem elem, const void* x, void* y, const AxisShape& s,
-                          cudaStream_t stream);
+cudaError_t LaunchSoftmax(bool log, Elem elem, const void* x, void* y,
+                          const AxisShape& s, cudaStream_t stream);
 
 // LayerNormalization of each of `rows` contiguous rows of `cols` elements:
 // y = (x - mean) / sqrt(var + epsilon) * scale + bias (two-pass variance).
@@ -104,7 +107,8 @@ struct LayerNormArgs {
   float epsilon = 1e-5f;
 };
 
-cudaError_t LaunchLayerNorm(Elem elem, const LayerNormArgs& a, cudaStream_t stream);
+cudaError_t LaunchLayerNorm(Elem elem, const LayerNormArgs& a,
+                            cudaStream_t stream);
 
 // Inference-mode BatchNormalization: y = x * a[f] + b[f] with
 // a = scale / sqrt(var + epsilon), b = bias - mean * a, where f is the
@@ -122,7 +126,8 @@ struct BatchNormArgs {
   float* coefficients = nullptr;  // workspace of 2 * features floats
 };
 
-cudaError_t LaunchBatchNormInference(Elem elem, const BatchNormArgs& a, cudaStream_t stream);
+cudaError_t LaunchBatchNormInference(Elem elem, const BatchNormArgs& a,
+                                     cudaStream_t stream);
 
 // -------------------------------------------------------------- pooling
 
@@ -145,8 +150,9 @@ struct PoolWindow {
 // inside the explicitly padded input. MaxPool writes the flat input index
 // of each maximum into `indices` when not null (row-major within a plane,
 // column-major with indices_column_major). kF32/kF16/kBF16.
-cudaError_t LaunchPool(bool is_max, bool count_include_pad, Elem elem, const void* x, void* y,
-                       int64_t* indices, bool indices_column_major, const PoolWindow& w,
+cudaError_t LaunchPool(bool is_max, bool count_include_pad, Elem elem,
+                       const void* x, void* y, int64_t* indices,
+                       bool indices_column_major, const PoolWindow& w,
                        cudaStream_t stream);
 
 }  // namespace tensorpod::internal::cuda_reduction

@@ -6,8 +6,6 @@
 // they run on wider elements instead (up to 16 bytes, see Note [Widening]).
 // Index arithmetic is 32-bit with precomputed divisors when the output has
 // fewer than 2^31 elements and 64-bit otherwise.
-#include "kernels/tensor.cuh"
-
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -15,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include "kernels/tensor.cuh"
 
 namespace tensorpod::internal::cuda_tensor {
 namespace {
@@ -28,30 +28,25 @@ unsigned BlocksFor(int64_t n) {
   return static_cast<unsigned>(std::clamp<int64_t>(blocks, 1, kMaxBlocks));
 }
 
-// The raw element type of a size.
-template <int kBytes> struct RawOf;
-template <> struct RawOf<1> { using type = uint8_t; };
-template <> struct RawOf<2> { using type = uint16_t; };
-template <> struct RawOf<4> { using type = uint32_t; };
-template <> struct RawOf<8> { using type = uint64_t; };
-template <> struct RawOf<16> { using type = uint4; };
+template <typename T>
+struct Tag {
+  using type = T;
+};
 
-template <typename T> struct Tag { using type = T; };
-
-// Calls fn(Tag<raw element of `bytes`>{}).
+// Calls fn(Tag<the raw element type of `bytes`>{}).
 template <typename Fn>
 cudaError_t ByElemSize(int bytes, Fn&& fn) {
   switch (bytes) {
     case 1:
-      return fn(Tag<RawOf<1>::type>{});
+      return fn(Tag<uint8_t>{});
     case 2:
-      return fn(Tag<RawOf<2>::type>{});
+      return fn(Tag<uint16_t>{});
     case 4:
-      return fn(Tag<RawOf<4>::type>{});
+      return fn(Tag<uint32_t>{});
     case 8:
-      return fn(Tag<RawOf<8>::type>{});
+      return fn(Tag<uint64_t>{});
     case 16:
-      return fn(Tag<RawOf<16>::type>{});
+      return fn(Tag<uint4>{});
   }
   return cudaErrorInvalidValue;
 }
@@ -134,6 +129,7 @@ __global__ void __launch_bounds__(kThreads)
 // one pass of a 32 x 8 block moves.
 constexpr int kTile = 32;
 constexpr int kTileRows = 8;
+constexpr int kTileThreads = kTile * kTileRows;
 
 // A transposing copy: output dimension a reads the source contiguously, the
 // output's last dimension b reads it with stride src_b; other dimensions
@@ -155,7 +151,7 @@ struct TileArgs {
 // Each block moves whole tiles: reads along a (coalesced in the source)
 // into shared memory, writes along b (coalesced in the output).
 template <typename T>
-__global__ void __launch_bounds__(kTile * kTileRows)
+__global__ void __launch_bounds__(kTileThreads)
     TransposeTiledKernel(const T* __restrict__ src, T* __restrict__ dst,
                          const __grid_constant__ TileArgs p) {
   // +1 column: reading a tile column touches 32 different banks.
@@ -225,8 +221,8 @@ void Widen(StridedView* v, int* elem_size, const void* src, const void* dst) {
   const auto dst_addr = reinterpret_cast<uintptr_t>(dst);
   for (int unit = 16; unit > *elem_size; unit /= 2) {
     const int64_t k = unit / *elem_size;
-    bool ok = src_addr % unit == 0 && dst_addr % unit == 0 &&
-              v->dims[r - 1] % k == 0;
+    bool ok =
+        src_addr % unit == 0 && dst_addr % unit == 0 && v->dims[r - 1] % k == 0;
     for (int j = 0; ok && j < r - 1; ++j) ok = v->strides[j] % k == 0;
     if (!ok) continue;
     v->dims[r - 1] /= k;
@@ -269,9 +265,13 @@ cudaError_t TransposeTiled(const void* src, const StridedView& v, int a,
       static_cast<unsigned>(std::min<int64_t>(p.tiles, kMaxBlocks));
   return ByElemSize(elem_size, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    TransposeTiledKernel<T><<<blocks, dim3(kTile, kTileRows), 0, stream>>>(
-        static_cast<const T*>(src), static_cast<T*>(dst), p);
-    return cudaGetLastError();
+    if constexpr (sizeof(T) > sizeof(uint64_t)) {
+      return cudaErrorInvalidValue;  // dtypes are at most 8 bytes
+    } else {
+      TransposeTiledKernel<T><<<blocks, dim3(kTile, kTileRows), 0, stream>>>(
+          static_cast<const T*>(src), static_cast<T*>(dst), p);
+      return cudaGetLastError();
+    }
   });
 }
 
@@ -369,10 +369,9 @@ cudaError_t Gather(const void* data, int64_t outer, int64_t axis_dim,
   if (outer == 0 || inner == 0 || num_indices == 0) return cudaSuccess;
   // Rows of `inner` elements move as wider units (See Note [Widening]).
   const int64_t row_bytes = inner * elem_size;
-  const int unit =
-      UnitFor(elem_size, {static_cast<uint64_t>(row_bytes),
-                          reinterpret_cast<uintptr_t>(data),
-                          reinterpret_cast<uintptr_t>(out)});
+  const int unit = UnitFor(elem_size, {static_cast<uint64_t>(row_bytes),
+                                       reinterpret_cast<uintptr_t>(data),
+                                       reinterpret_cast<uintptr_t>(out)});
   const int64_t inner_units = row_bytes / unit;
   const int64_t n = outer * num_indices * inner_units;
   const Divmod32 inner_div(inner_units);
@@ -580,11 +579,10 @@ cudaError_t Pad(const void* src, const PadParams& p, int elem_size,
     a.div[k] = Divmod32(p.out_dims[k]);
   }
   if (n == 0) return cudaSuccess;
-  if (elem_size == 16) return cudaErrorInvalidValue;
   return ByElemSize(elem_size, [&](auto elem_tag) {
     using T = typename decltype(elem_tag)::type;
     if constexpr (sizeof(T) > sizeof(uint64_t)) {
-      return cudaErrorInvalidValue;
+      return cudaErrorInvalidValue;  // dtypes are at most 8 bytes
     } else {
       T bits;
       std::memcpy(&bits, &value_bits, sizeof(T));
@@ -739,8 +737,8 @@ __device__ void TapsAt(const ResizeParams& p, int a, int64_t y, ResizeTap* t) {
 __device__ int HotTap(const ResizeTap& t, int taps, bool f32) {
   int hot = -1;
   for (int k = 0; k < taps; ++k) {
-    const double w = f32 ? static_cast<double>(static_cast<float>(t.w[k]))
-                         : t.w[k];
+    const double w =
+        f32 ? static_cast<double>(static_cast<float>(t.w[k])) : t.w[k];
     if (w == 1.0 && hot < 0) {
       hot = k;
     } else if (w != 0.0) {
@@ -903,8 +901,7 @@ __global__ void __launch_bounds__(kThreads)
 // Builds the tables in `scratch` and the resize kernel's arguments; n: the
 // output's element count.
 cudaError_t PrepareResize(const ResizeParams& p, bool f32, void* scratch,
-                          cudaStream_t stream, ResizeRunArgs* run,
-                          int64_t* n) {
+                          cudaStream_t stream, ResizeRunArgs* run, int64_t* n) {
   if (p.rank < 1 || p.rank > kMaxResizeRank) return cudaErrorInvalidValue;
   ResizeTableArgs ta;
   ta.p = p;
@@ -925,8 +922,7 @@ cudaError_t PrepareResize(const ResizeParams& p, bool f32, void* scratch,
   }
   if (*n == 0) return cudaSuccess;
   auto* spread = static_cast<int*>(scratch);
-  const cudaError_t e =
-      cudaMemsetAsync(spread, 0, kResizeFlagBytes, stream);
+  const cudaError_t e = cudaMemsetAsync(spread, 0, kResizeFlagBytes, stream);
   if (e != cudaSuccess) return e;
   const int64_t entries = ta.offsets[p.rank];
   BuildResizeTables<<<BlocksFor(entries), kThreads, 0, stream>>>(
@@ -956,7 +952,7 @@ cudaError_t ResizeNearest(const void* src, const ResizeParams& p, int elem_size,
   return ByElemSize(elem_size, [&](auto elem_tag) {
     using T = typename decltype(elem_tag)::type;
     if constexpr (sizeof(T) > sizeof(uint64_t)) {
-      return cudaErrorInvalidValue;
+      return cudaErrorInvalidValue;  // dtypes are at most 8 bytes
     } else {
       T extrapolation;
       std::memcpy(&extrapolation, &extrapolation_bits, sizeof(T));

@@ -28,6 +28,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -753,15 +754,15 @@ RunResult RunOnBackend(const OpCase& c, const OpSchema& schema, const Backend& b
     if (!r.status.ok()) return r;
     for (size_t k = 0; k < kGuardBytes; ++k) {
       if (host[k] != kGuardByte) {
-        r.guard_errors.push_back("output " + std::to_string(i) + ": byte " + std::to_string(kGuardBytes - k) +
-                                 " before the output was overwritten");
+        r.guard_errors.push_back("output " + std::to_string(i) + ": the guard byte " +
+                                 std::to_string(kGuardBytes - k) + " bytes before the output was overwritten");
         break;
       }
     }
     for (size_t k = 0; k < kGuardBytes; ++k) {
       if (host[kGuardBytes + out_bytes[i] + k] != kGuardByte) {
-        r.guard_errors.push_back("output " + std::to_string(i) + ": byte " + std::to_string(k) +
-                                 " after the output was overwritten");
+        r.guard_errors.push_back("output " + std::to_string(i) + ": the guard byte " + std::to_string(k) +
+                                 " bytes after the output's end was overwritten");
         break;
       }
     }
@@ -848,6 +849,9 @@ struct LegCase {
   size_t index;  // into AllCases()
   Leg leg;
 };
+
+// gtest prints a failing case's parameter with this.
+void PrintTo(const LegCase& c, std::ostream* os) { *os << LegName(c.leg) << "/" << AllCases()[c.index].name; }
 
 class BackendOps : public ::testing::TestWithParam<LegCase> {};
 
