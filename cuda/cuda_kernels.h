@@ -13,10 +13,10 @@ void RegisterCudaElementwiseKernels(KernelRegistry* r);
 // Layout and indexing: Reshape-like views, Transpose, Gather, Concat, Slice,
 // Split, Pad, Expand, Resize (cuda/tensor.cc).
 void RegisterCudaTensorKernels(KernelRegistry* r);
-// MatMul, Gemm, tp.FusedMatMul (cuBLASLt), Conv (cuDNN), pooling,
-// normalisation, Softmax, attention (cuda/nn*.cc).
+// MatMul, Gemm, tp.FusedMatMul (cuBLASLt), Conv (cuDNN) (cuda/nn.cc).
 void RegisterCudaNnKernels(KernelRegistry* r);
-// Reduce* and ArgMax/ArgMin (cuda/reduction.cc).
+// Reduce*, ArgMax/ArgMin, Softmax/LogSoftmax, LayerNormalization,
+// BatchNormalization, pooling (cuda/reduction.cc).
 void RegisterCudaReductionKernels(KernelRegistry* r);
 
 }  // namespace tensorpod::internal
