@@ -94,6 +94,10 @@ Status FuseBiasActivation(Graph* g);
 // tp_src_blocked / tp_dst_blocked, other readers of a blocked value read it
 // through an inserted tp.ToPlain. Graph outputs stay plain.
 Status AssignBlockedLayouts(Graph* g);
+// Softmax(Q K^T * scale + mask) V -> tp.Attention; see Note [Attention
+// fusion] in passes.cc. Sessions on a GPU run it; the CPU keeps the unfused
+// graph.
+Status FuseAttention(Graph* g);
 // Runs the graph in float16 or bfloat16: float32 constants converted, casts
 // at float32 graph inputs and outputs (which keep their names and dtypes).
 // See Note [Reduced precision] in precision.cc.

@@ -461,4 +461,135 @@ Status AssignBlockedLayouts(Graph* g) {
   return g->TopologicalSort();
 }
 
+// Note [Attention fusion]
+// The encoder's self-attention, as exporters write it:
+//   scores = MatMul(Q, Transpose(K, swap last two))
+//   scores = Div(scores, c) | Mul(scores, c)      (optional, c a constant scalar)
+//   scores = Add(scores, mask)                     (optional, either order)
+//   probs  = Softmax(scores, axis = last)
+//   out    = MatMul(probs, V)
+// becomes out = tp.Attention(Q, K, V[, mask]) with tp_scale = 1/c or c,
+// when every intermediate value has that one reader and Q, K^T and V have
+// rank 3 or 4. One kernel then computes the scores block by block without
+// writing them to memory.
+namespace {
+
+// A value's rank when the graph tells it: a declared shape, or the
+// producing Transpose's perm; -1 when unknown.
+int KnownRank(const Graph& g, const std::vector<int>& producer, int v) {
+  const Value& val = g.values()[v];
+  if (val.has_shape) return static_cast<int>(val.shape.size());
+  const int p = producer[v];
+  if (p >= 0 && g.nodes()[p].op_type == "Transpose" && g.nodes()[p].attrs.Has("perm")) {
+    return static_cast<int>(g.nodes()[p].attrs.GetInts("perm").size());
+  }
+  return -1;
+}
+
+bool FloatOrUnknown(const Graph& g, int v) {
+  const DType t = g.values()[v].dtype;
+  return t == DType::kUndefined || t == DType::kF32;
+}
+
+}  // namespace
+
+Status FuseAttention(Graph* g) {
+  std::vector<int> producer(g->values().size(), -1);
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
+  }
+  const std::vector<int> uses = g->UseCounts();
+  std::vector<bool> remove(g->nodes().size(), false);
+  auto sole_producer = [&](int v, int reader) -> int {
+    // The node making v, when `reader` is v's only reader.
+    if (v < 0 || SoleReader(*g, uses, v) != reader) return -1;
+    return producer[v];
+  };
+  for (size_t si = 0; si < g->nodes().size(); ++si) {
+    const Node& sm = g->nodes()[si];
+    if (sm.op_type != "Softmax" || sm.inputs.size() != 1 || sm.outputs.size() != 1) continue;
+    const int out_index = SoleReader(*g, uses, sm.outputs[0]);
+    if (out_index < 0) continue;
+    const Node& mm2 = g->nodes()[out_index];
+    if (mm2.op_type != "MatMul" || mm2.inputs.size() != 2 || mm2.inputs[0] != sm.outputs[0]) continue;
+    std::vector<int> matched = {static_cast<int>(si)};
+    // Optional mask.
+    int scores = sm.inputs[0];
+    int mask = -1;
+    int at = sole_producer(scores, static_cast<int>(si));
+    if (at < 0) continue;
+    if (g->nodes()[at].op_type == "Add" && g->nodes()[at].inputs.size() == 2) {
+      const Node& add = g->nodes()[at];
+      int side = -1;
+      for (int s2 = 0; s2 < 2 && side < 0; ++s2) {
+        const int p = producer[add.inputs[s2]];
+        if (p >= 0 && SoleReader(*g, uses, add.inputs[s2]) == at) {
+          const std::string& op = g->nodes()[p].op_type;
+          if (op == "Div" || op == "Mul" || op == "MatMul") side = s2;
+        }
+      }
+      if (side < 0 || !FloatOrUnknown(*g, add.inputs[1 - side])) continue;
+      mask = add.inputs[1 - side];
+      matched.push_back(at);
+      scores = add.inputs[side];
+      at = producer[scores];
+    }
+    // Optional scale.
+    float scale = 1.0f;
+    if (g->nodes()[at].op_type == "Div" || g->nodes()[at].op_type == "Mul") {
+      const Node& sc = g->nodes()[at];
+      if (sc.inputs.size() != 2) continue;
+      const bool div = sc.op_type == "Div";
+      int side = -1;
+      for (int s2 = div ? 1 : 0; s2 < 2 && side < 0; ++s2) {
+        const Tensor* c = ConstInput(*g, sc, s2);
+        if (c != nullptr && c->num_elements() == 1 && c->dtype() == DType::kF32 && c->GetAsDouble(0) != 0.0) {
+          side = s2;
+        }
+      }
+      if (side < 0) continue;
+      const double c = ConstInput(*g, sc, side)->GetAsDouble(0);
+      scale = static_cast<float>(div ? 1.0 / c : c);
+      matched.push_back(at);
+      scores = sc.inputs[1 - side];
+      at = sole_producer(scores, at);
+      if (at < 0) continue;
+    }
+    const Node& mm = g->nodes()[at];
+    if (mm.op_type != "MatMul" || mm.inputs.size() != 2 || SoleReader(*g, uses, scores) < 0) continue;
+    matched.push_back(at);
+    const int q = mm.inputs[0], kt = mm.inputs[1], v = mm2.inputs[1];
+    const int tr = producer[kt];
+    if (tr < 0 || g->nodes()[tr].op_type != "Transpose") continue;
+    const std::vector<int64_t> perm = g->nodes()[tr].attrs.GetInts("perm");
+    const int rank = static_cast<int>(perm.size());
+    if (rank != 3 && rank != 4) continue;
+    bool swap_last = true;
+    for (int d = 0; d < rank; ++d) {
+      const int want = d == rank - 2 ? rank - 1 : d == rank - 1 ? rank - 2 : d;
+      swap_last = swap_last && perm[d] == want;
+    }
+    if (!swap_last) continue;
+    const int k = g->nodes()[tr].inputs[0];
+    if (KnownRank(*g, producer, q) != rank || KnownRank(*g, producer, v) != rank) continue;
+    if (!FloatOrUnknown(*g, q) || !FloatOrUnknown(*g, v)) continue;
+    // Softmax over the last axis (opset 13 defaults to it; older opsets
+    // flatten at axis 1 unless told otherwise).
+    const int64_t axis = sm.attrs.GetInt("axis", sm.opset >= 13 ? -1 : 1);
+    if (axis != -1 && axis != rank - 1) continue;
+    bool free = !remove[out_index];
+    for (int m : matched) free = free && !remove[m];
+    if (!free) continue;
+    for (int m : matched) remove[m] = true;
+    if (SoleReader(*g, uses, kt) == at) remove[tr] = true;
+    Node& fused = g->nodes()[out_index];
+    fused.op_type = "tp.Attention";
+    fused.inputs = {q, k, v};
+    if (mask >= 0) fused.inputs.push_back(mask);
+    fused.attrs = Attributes();
+    fused.attrs.Set("tp_scale", scale);
+  }
+  return Compact(g, remove);
+}
+
 }  // namespace tensorpod::internal

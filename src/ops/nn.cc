@@ -134,6 +134,51 @@ StatusOr<WindowGeometry> ComputeWindowGeometry(const WindowAttrs& w, const Shape
   return g;
 }
 
+StatusOr<AttentionPlan> PlanAttention(const Shape& q, const Shape& k, const Shape& v, const Shape* mask) {
+  TP_CHECK_ARG((q.size() == 3 || q.size() == 4) && k.size() == q.size() && v.size() == q.size(),
+               "Q, K and V must all have rank 3 or 4, got " << ShapeToString(q) << ", " << ShapeToString(k)
+                                                             << ", " << ShapeToString(v));
+  const size_t r = q.size();
+  for (size_t i = 0; i + 2 < r; ++i) {
+    TP_CHECK_ARG(q[i] == k[i] && q[i] == v[i], "Q, K and V must share their leading dimensions, got "
+                                                   << ShapeToString(q) << ", " << ShapeToString(k) << ", "
+                                                   << ShapeToString(v));
+  }
+  TP_CHECK_ARG(q[r - 1] == k[r - 1], "Q " << ShapeToString(q) << " and K " << ShapeToString(k)
+                                          << " differ in their last (head) dimension");
+  TP_CHECK_ARG(k[r - 2] == v[r - 2], "K " << ShapeToString(k) << " and V " << ShapeToString(v)
+                                          << " differ in their sequence dimension");
+  AttentionPlan p;
+  p.batch = q[0];
+  p.heads = r == 4 ? q[1] : 1;
+  p.s = q[r - 2];
+  p.skv = k[r - 2];
+  p.d = q[r - 1];
+  p.dv = v[r - 1];
+  p.out_shape = q;
+  p.out_shape[r - 1] = p.dv;
+  if (mask != nullptr) {
+    Shape scores = q;
+    scores[r - 1] = p.skv;
+    TP_CHECK_ARG(mask->size() <= r, "the mask " << ShapeToString(*mask) << " has more dimensions than the scores "
+                                                << ShapeToString(scores));
+    // The scores as [B, H, S, Skv]; the mask right-aligned against them.
+    const Shape full = r == 4 ? scores : Shape{scores[0], 1, scores[1], scores[2]};
+    Shape m(4 - mask->size(), 1);
+    m.insert(m.end(), mask->begin(), mask->end());
+    if (r == 3 && mask->size() == 3) m = {(*mask)[0], 1, (*mask)[1], (*mask)[2]};
+    int64_t stride = 1;
+    for (int i = 3; i >= 0; --i) {
+      TP_CHECK_ARG(m[i] == full[i] || m[i] == 1, "the mask " << ShapeToString(*mask)
+                                                             << " does not broadcast to the scores "
+                                                             << ShapeToString(scores));
+      p.mask_stride[i] = m[i] == 1 ? 0 : stride;
+      stride *= m[i];
+    }
+  }
+  return p;
+}
+
 namespace {
 
 std::string NodeContext(const InferContext& ctx, const char* op) {
@@ -169,6 +214,22 @@ Status InferMatMulImpl(InferContext& ctx, const char* op) {
 }
 
 Status InferMatMul(InferContext& ctx) { return InferMatMulImpl(ctx, "MatMul"); }
+
+// tensorpod's fused attention (made by FuseAttention): softmax(Q K^T *
+// tp_scale + mask) V. See PlanAttention.
+Status InferAttention(InferContext& ctx) {
+  const char* op = "tp.Attention";
+  TP_RETURN_IF_ERROR(CheckSameDType(ctx, op, 1, "K"));
+  TP_RETURN_IF_ERROR(CheckSameDType(ctx, op, 2, "V"));
+  if (ctx.has_input(3)) TP_RETURN_IF_ERROR(CheckSameDType(ctx, op, 3, "mask"));
+  TP_CHECK_ARG(IsFloatingPoint(ctx.input_dtype(0)), NodeContext(ctx, op) << ": takes floating-point tensors, got "
+                                                                          << DTypeName(ctx.input_dtype(0)));
+  auto plan = PlanAttention(ctx.input_shape(0), ctx.input_shape(1), ctx.input_shape(2),
+                            ctx.has_input(3) ? &ctx.input_shape(3) : nullptr);
+  TP_RETURN_IF_ERROR(InNode(ctx, op, plan.status()));
+  ctx.SetOutput(0, ctx.input_dtype(0), plan->out_shape);
+  return Status::Ok();
+}
 Status InferFusedMatMul(InferContext& ctx) { return InferMatMulImpl(ctx, "tp.FusedMatMul"); }
 
 Status InferGemm(InferContext& ctx) {
@@ -358,6 +419,7 @@ Status InferLayerNorm(InferContext& ctx) {
 void RegisterNnSchemas(SchemaRegistry* r) {
   r->Add({"MatMul", 2, 2, 1, 1, {}, false, InferMatMul});
   r->Add({"tp.FusedMatMul", 2, 3, 1, 1, {}, false, InferFusedMatMul});
+  r->Add({"tp.Attention", 3, 4, 1, 1, {}, false, InferAttention});
   r->Add({"Gemm", 2, 3, 1, 1, {}, false, InferGemm});
   r->Add({"Conv", 2, 3, 1, 1, {}, false, InferConv});
   r->Add({"MaxPool", 1, 1, 1, 2, {}, false, InferMaxPool});

@@ -55,4 +55,16 @@ StatusOr<WindowAttrs> ParseWindowAttrs(const Attributes& attrs, std::vector<int6
 // INVALID_ARGUMENT when the (dilated) kernel does not fit the padded input.
 StatusOr<WindowGeometry> ComputeWindowGeometry(const WindowAttrs& w, const Shape& in);
 
+// tp.Attention's operands: Q [.., S, D], K [.., Skv, D], V [.., Skv, Dv]
+// with equal leading dims (rank 3 or 4), and an optional additive mask
+// broadcastable to the scores [.., S, Skv]. Flattened sizes and the mask's
+// element strides over the scores viewed as [B, H, S, Skv] (0 on broadcast
+// dimensions). Shared by shape inference and every backend's kernel.
+struct AttentionPlan {
+  int64_t batch = 1, heads = 1, s = 0, skv = 0, d = 0, dv = 0;
+  int64_t mask_stride[4] = {0, 0, 0, 0};
+  Shape out_shape;
+};
+StatusOr<AttentionPlan> PlanAttention(const Shape& q, const Shape& k, const Shape& v, const Shape* mask);
+
 }  // namespace tensorpod::internal

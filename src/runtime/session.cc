@@ -210,8 +210,12 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
     TP_RETURN_IF_ERROR(FoldConstants(&graph, EvaluateGraphNode));
     TP_RETURN_IF_ERROR(FoldConvBatchNorm(&graph));
     TP_RETURN_IF_ERROR(FuseBiasActivation(&graph));
-    // Blocked (nChw16c) layouts are the CPU backend's; GPU kernels read plain NCHW.
-    if (device_backend_ == nullptr) TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
+    if (device_backend_ != nullptr) {
+      TP_RETURN_IF_ERROR(FuseAttention(&graph));
+    } else {
+      // Blocked (nChw16c) layouts are the CPU backend's; GPU kernels read plain NCHW.
+      TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
+    }
   }
   if (device_backend_ != nullptr && (precision_ == "fp16" || precision_ == "bf16")) {
     TP_RETURN_IF_ERROR(ConvertFloatPrecision(&graph, precision_ == "fp16" ? DType::kF16 : DType::kBF16));

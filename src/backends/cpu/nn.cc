@@ -17,6 +17,7 @@ void RegisterNnKernels(KernelRegistry* r) {
   r->Add("Softmax", MakeSoftmaxKernel);
   r->Add("LogSoftmax", MakeLogSoftmaxKernel);
   r->Add("LayerNormalization", MakeLayerNormKernel);
+  r->Add("tp.Attention", MakeAttentionKernel);
 }
 
 }  // namespace tensorpod::internal

@@ -21,6 +21,7 @@ StatusOr<std::unique_ptr<Kernel>> MakeGlobalAveragePoolKernel(const NodeDef& nod
 StatusOr<std::unique_ptr<Kernel>> MakeGlobalMaxPoolKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeBatchNormKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeSoftmaxKernel(const NodeDef& node);
+StatusOr<std::unique_ptr<Kernel>> MakeAttentionKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeLogSoftmaxKernel(const NodeDef& node);
 StatusOr<std::unique_ptr<Kernel>> MakeLayerNormKernel(const NodeDef& node);
 

@@ -309,5 +309,94 @@ TEST(DevicePlanTest, ReducedPrecisionNeedsAValidName) {
   EXPECT_TRUE(StatusIs(session.status(), StatusCode::kInvalidArgument, {"fp8", "fp16"})) << session.status();
 }
 
+// Self-attention as exporters write it (see Note [Attention fusion]), with
+// Q, K, V and the mask as graph inputs of rank `rank`.
+ModelBuilder AttentionModel(int rank, bool with_mask, bool scale_by_mul, const Shape& mask_shape) {
+  ModelBuilder b;
+  const Shape qkv = rank == 4 ? Shape{2, 3, 5, 8} : Shape{2, 5, 8};
+  Shape out = qkv;
+  b.Input("q", qkv).Input("k", qkv).Input("v", qkv).Output("y", out);
+  if (with_mask) b.Input("mask", mask_shape);
+  b.Initializer("c", {}, {scale_by_mul ? 0.35355339f : 2.8284271f});
+  auto& tr = b.Node("Transpose", {"k"}, {"kt"});
+  SetIntsAttr(tr, "perm", rank == 4 ? std::vector<int64_t>{0, 1, 3, 2} : std::vector<int64_t>{0, 2, 1});
+  b.Node("MatMul", {"q", "kt"}, {"s0"});
+  b.Node(scale_by_mul ? "Mul" : "Div", {"s0", "c"}, {"s1"});
+  if (with_mask) b.Node("Add", {"mask", "s1"}, {"s2"});
+  auto& sm = b.Node("Softmax", {with_mask ? "s2" : "s1"}, {"p"});
+  SetIntAttr(sm, "axis", -1);
+  b.Node("MatMul", {"p", "v"}, {"y"});
+  return b;
+}
+
+void ExpectFusedMatchesUnfused(int rank, bool with_mask, bool scale_by_mul, const Shape& mask_shape) {
+  const ModelBuilder model = AttentionModel(rank, with_mask, scale_by_mul, mask_shape);
+  auto g = ImportForTest(model);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseAttention(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "tp.Attention"), 1);
+  EXPECT_EQ(static_cast<int>(g->nodes().size()), 1) << "the whole pattern is one node";
+
+  const Shape qkv = rank == 4 ? Shape{2, 3, 5, 8} : Shape{2, 5, 8};
+  const int64_t n = NumElementsUnchecked(qkv);
+  std::vector<std::string> names = {"q", "k", "v"};
+  std::vector<Tensor> inputs = {MakeF32(qkv, RandomFloats(n, 1, -2, 2)), MakeF32(qkv, RandomFloats(n, 2, -2, 2)),
+                                MakeF32(qkv, RandomFloats(n, 3))};
+  if (with_mask) {
+    std::vector<float> m = RandomFloats(NumElementsUnchecked(mask_shape), 4, 0, 1);
+    for (float& x : m) x = x < 0.3f ? -10000.0f : 0.0f;
+    names.push_back("mask");
+    inputs.push_back(MakeF32(mask_shape, m));
+  }
+  SessionOptions cpu;
+  cpu.device = "cpu";
+  cpu.threads = 2;
+  auto reference = LoadForTest(model, cpu);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  auto want = (*reference)->Run(names, inputs, {});
+  ASSERT_TRUE(want.ok()) << want.status();
+
+  TestDevice dev({"tp.Attention"});
+  auto fused = LoadForTest(model, OnDevice(dev));
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  auto got = (*fused)->Run(names, inputs, {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(dev.kernel_runs.load(), 1) << "tp.Attention ran on the device";
+  const std::vector<float> a = F32Values((*got)[0]), w = F32Values((*want)[0]);
+  ASSERT_EQ(a.size(), w.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], w[i], 1e-5f) << i;
+}
+
+TEST(AttentionFusionTest, Rank4DivAndKeyMask) { ExpectFusedMatchesUnfused(4, true, false, {2, 1, 1, 5}); }
+TEST(AttentionFusionTest, Rank4MulAndFullMask) { ExpectFusedMatchesUnfused(4, true, true, {2, 3, 5, 5}); }
+TEST(AttentionFusionTest, Rank4NoMask) { ExpectFusedMatchesUnfused(4, false, false, {}); }
+TEST(AttentionFusionTest, Rank3SharedMask) { ExpectFusedMatchesUnfused(3, true, true, {5, 5}); }
+
+TEST(AttentionFusionTest, LeavesOtherPatternsAlone) {
+  // Softmax over axis 2 of a rank-4 tensor is not attention.
+  ModelBuilder b;
+  b.Input("q", {1, 2, 3, 4}).Input("k", {1, 2, 3, 4}).Input("v", {1, 2, 4, 3}).Output("y", {1, 2, 3, 3});
+  auto& tr = b.Node("Transpose", {"k"}, {"kt"});
+  SetIntsAttr(tr, "perm", {0, 1, 3, 2});
+  b.Node("MatMul", {"q", "kt"}, {"s"});
+  auto& sm = b.Node("Softmax", {"s"}, {"p"});
+  SetIntAttr(sm, "axis", 2);
+  b.Node("MatMul", {"p", "v"}, {"y"});
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseAttention(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "tp.Attention"), 0);
+  EXPECT_EQ(CountOps(*g, "Softmax"), 1);
+}
+
+TEST(AttentionFusionTest, ScoresReadElsewhereStayUnfused) {
+  ModelBuilder b = AttentionModel(4, false, false, {});
+  b.Output("s1", {2, 3, 5, 5});  // the scaled scores are also a graph output
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseAttention(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "tp.Attention"), 0);
+}
+
 }  // namespace
 }  // namespace tensorpod::internal

@@ -1,0 +1,97 @@
+// tp.Attention on the CPU: per (batch, head), scores = Q K^T * scale (+
+// mask) by one GEMM, a stable softmax per row, then scores V by a second
+// GEMM; (batch, head) pairs spread over the threads. Float32. It is the
+// reference the GPU kernel is tested against and the CPU fallback of GPU
+// sessions; CPU sessions keep the unfused graph (see FuseAttention).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "backends/cpu/gemm.h"
+#include "backends/cpu/nn_kernels.h"
+#include "backends/cpu/parallel.h"
+#include "ops/nn_shapes.h"
+
+namespace tensorpod::internal {
+namespace {
+
+class AttentionKernel : public Kernel {
+ public:
+  explicit AttentionKernel(float scale) : scale_(scale) {}
+
+  Status Compute(KernelContext& ctx) const override {
+    const Tensor& q = ctx.input(0);
+    const Tensor& k = ctx.input(1);
+    const Tensor& v = ctx.input(2);
+    const Tensor* mask = ctx.has_input(3) ? ctx.inputs[3] : nullptr;
+    Tensor& out = ctx.output(0);
+    if (q.dtype() != DType::kF32) {
+      return TP_ERROR(kUnimplemented, "tp.Attention on the cpu is implemented for float32, got "
+                                          << DTypeName(q.dtype()));
+    }
+    TP_ASSIGN_OR_RETURN(AttentionPlan p,
+                        PlanAttention(q.shape(), k.shape(), v.shape(), mask ? &mask->shape() : nullptr));
+    if (out.num_elements() == 0) return Status::Ok();
+    const int64_t pairs = p.batch * p.heads;
+    const size_t scores_per_pair = static_cast<size_t>(p.s * p.skv);
+    const int threads = ThreadsForWork(ctx.threads, pairs, 1);
+    float* scratch = static_cast<float*>(ctx.scratch->Get(scores_per_pair * sizeof(float) * threads));
+    if (scratch == nullptr && scores_per_pair > 0) {
+      return TP_ERROR(kResourceExhausted, "no memory for tp.Attention's " << p.s << "x" << p.skv << " scores");
+    }
+    const float* qd = q.data<float>();
+    const float* kd = k.data<float>();
+    const float* vd = v.data<float>();
+    const float* md = mask ? mask->data<float>() : nullptr;
+    float* od = out.data<float>();
+    ParallelFor(pairs, threads, 1, [&](int64_t begin, int64_t end) {
+      // One chunk per thread (grain 1, threads <= pairs): its own scores.
+      const int64_t chunk = (pairs + threads - 1) / threads;
+      float* scores = scratch + static_cast<size_t>(begin / std::max<int64_t>(chunk, 1)) * scores_per_pair;
+      for (int64_t pair = begin; pair < end; ++pair) {
+        const int64_t b = pair / p.heads, h = pair % p.heads;
+        const float* qp = qd + pair * p.s * p.d;
+        const float* kp = kd + pair * p.skv * p.d;
+        const float* vp = vd + pair * p.skv * p.dv;
+        float* op = od + pair * p.s * p.dv;
+        if (p.skv == 0) {
+          std::fill(op, op + p.s * p.dv, 0.0f);
+          continue;
+        }
+        Sgemm(false, true, p.s, p.skv, p.d, scale_, qp, p.d, kp, p.d, 0.0f, scores, p.skv, 1);
+        for (int64_t i = 0; i < p.s; ++i) {
+          float* row = scores + i * p.skv;
+          if (md != nullptr) {
+            const float* mrow = md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2];
+            for (int64_t j = 0; j < p.skv; ++j) row[j] += mrow[j * p.mask_stride[3]];
+          }
+          float mx = -std::numeric_limits<float>::infinity();
+          for (int64_t j = 0; j < p.skv; ++j) mx = std::max(mx, row[j]);
+          float sum = 0.0f;
+          for (int64_t j = 0; j < p.skv; ++j) {
+            row[j] = std::exp(row[j] - mx);
+            sum += row[j];
+          }
+          const float inv = 1.0f / sum;
+          for (int64_t j = 0; j < p.skv; ++j) row[j] *= inv;
+        }
+        Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vp, p.dv, 0.0f, op, p.dv, 1);
+      }
+    });
+    return Status::Ok();
+  }
+
+ private:
+  float scale_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Kernel>> MakeAttentionKernel(const NodeDef& node) {
+  TP_CHECK_ARG(node.attrs->Has("tp_scale"), "tp.Attention needs its tp_scale attribute");
+  return std::unique_ptr<Kernel>(new AttentionKernel(node.attrs->GetFloat("tp_scale", 1.0f)));
+}
+
+}  // namespace tensorpod::internal
