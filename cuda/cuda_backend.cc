@@ -285,6 +285,7 @@ class CudaBackend : public DeviceBackend {
     RegisterCudaTensorKernels(&registry_);
     RegisterCudaNnKernels(&registry_);
     RegisterCudaReductionKernels(&registry_);
+    RegisterCudaAttentionKernels(&registry_);
     cudaDeviceProp prop = {};
     if (cudaGetDeviceProperties(&prop, device) == cudaSuccess) {
       name_ = prop.name;

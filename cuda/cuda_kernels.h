@@ -15,6 +15,8 @@ void RegisterCudaElementwiseKernels(KernelRegistry* r);
 void RegisterCudaTensorKernels(KernelRegistry* r);
 // MatMul, Gemm, tp.FusedMatMul (cuBLASLt), Conv (cuDNN) (cuda/nn.cc).
 void RegisterCudaNnKernels(KernelRegistry* r);
+// tp.Attention: fused softmax(Q K^T * scale + mask) V (cuda/attention.cc).
+void RegisterCudaAttentionKernels(KernelRegistry* r);
 // Reduce*, ArgMax/ArgMin, Softmax/LogSoftmax, LayerNormalization,
 // BatchNormalization, pooling (cuda/reduction.cc).
 void RegisterCudaReductionKernels(KernelRegistry* r);
