@@ -49,7 +49,7 @@ Status CudnnStatus(cudnnStatus_t e, const char* expr, const char* file, int line
 StatusOr<std::unique_ptr<CudaStream>> CudaStream::Create(int device) {
   TP_CUDA_CHECK(cudaSetDevice(device));
   cudaStream_t s = nullptr;
-  TP_CUDA_CHECK(cudaStreamCreate(&s));
+  TP_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   return std::unique_ptr<CudaStream>(new CudaStream(device, s));
 }
 
@@ -60,6 +60,11 @@ CudaStream::~CudaStream() {
   if (lt_ != nullptr) cublasLtDestroy(lt_);
   if (lt_workspace_ != nullptr) cudaFree(lt_workspace_);
   cudaStreamDestroy(stream_);
+}
+
+Status CudaStream::Activate() {
+  TP_CUDA_CHECK(cudaSetDevice(device_));
+  return Status::Ok();
 }
 
 Status CudaStream::CopyHostToDevice(void* dst, const void* src, size_t bytes) {
@@ -124,8 +129,9 @@ Status CudaStream::WaitEvent(DeviceEvent* event) {
 
 Status CudaStream::BeginCapture() {
   TP_INTERNAL_CHECK(!capturing_, "stream is already capturing");
-  // Thread-local mode: other threads' unrelated CUDA calls do not invalidate
-  // this capture.
+  // Thread-local mode: only this thread's capture-unsafe calls invalidate
+  // the capture. The stream is non-blocking, so other threads' work on the
+  // legacy default stream (allocations, uploads) does not touch it.
   TP_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
   capturing_ = true;
   return Status::Ok();
@@ -152,7 +158,8 @@ StatusOr<std::unique_ptr<DeviceGraph>> CudaStream::EndCapture() {
 StatusOr<cublasLtHandle_t> CudaStream::lt() {
   if (lt_ == nullptr) {
     TP_INTERNAL_CHECK(!capturing_, "cuBLASLt handle created during graph capture");
-    TP_CUDA_CHECK(cudaMalloc(&lt_workspace_, kLtWorkspaceBytes));
+    TP_CUDA_CHECK(cudaSetDevice(device_));
+    if (lt_workspace_ == nullptr) TP_CUDA_CHECK(cudaMalloc(&lt_workspace_, kLtWorkspaceBytes));
     TP_CUBLAS_CHECK(cublasLtCreate(&lt_));
   }
   return lt_;
@@ -161,6 +168,7 @@ StatusOr<cublasLtHandle_t> CudaStream::lt() {
 StatusOr<cudnnHandle_t> CudaStream::cudnn() {
   if (cudnn_ == nullptr) {
     TP_INTERNAL_CHECK(!capturing_, "cuDNN handle created during graph capture");
+    TP_CUDA_CHECK(cudaSetDevice(device_));
     TP_CUDNN_CHECK(cudnnCreate(&cudnn_));
     TP_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
   }
@@ -177,11 +185,11 @@ StatusOr<CudaStream*> StreamOf(const KernelContext& ctx) {
 namespace {
 
 // One session's memory: a private cudaMemPool that keeps freed blocks for
-// reuse (release threshold: unlimited), allocating and freeing on the legacy
-// default stream. Session streams are blocking streams, so a free is ordered
-// after the kernels enqueued before it, and an allocation before the work
-// enqueued after it. Destruction trims the pool and destroys it, which
-// returns its memory to the driver.
+// reuse (release threshold: unlimited). Allocation waits for the legacy
+// default stream, so a block is ready for any stream when Allocate returns;
+// callers free a block only after synchronizing the streams that used it
+// (contexts drain their stream before growing or dying). Destruction trims
+// the pool and destroys it, which returns its memory to the driver.
 class CudaPoolAllocator : public Allocator {
  public:
   static StatusOr<std::unique_ptr<Allocator>> Create(int device) {
@@ -211,12 +219,14 @@ class CudaPoolAllocator : public Allocator {
     if (bytes == 0) bytes = 1;
     cudaSetDevice(device_);
     void* p = nullptr;
-    const cudaError_t e = cudaMallocFromPoolAsync(&p, bytes, pool_, nullptr);
+    cudaError_t e = cudaMallocFromPoolAsync(&p, bytes, pool_, nullptr);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(nullptr);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
       // Freed blocks may still be pending on the stream: wait and retry once.
       cudaStreamSynchronize(nullptr);
-      if (cudaMallocFromPoolAsync(&p, bytes, pool_, nullptr) != cudaSuccess) {
+      if (cudaMallocFromPoolAsync(&p, bytes, pool_, nullptr) != cudaSuccess ||
+          cudaStreamSynchronize(nullptr) != cudaSuccess) {
         (void)cudaGetLastError();
         TP_LOG_WARN("CUDA device {}: out of memory allocating {} bytes", device_, bytes);
         return nullptr;

@@ -47,15 +47,18 @@ Status CudnnStatus(cudnnStatus_t e, const char* expr, const char* file, int line
     }                                                                                         \
   } while (0)
 
-// The CUDA DeviceStream: a blocking stream (ordered after work on the legacy
-// default stream, where the session pools allocate and free), plus the
-// library handles bound to it, created on first use.
+// The CUDA DeviceStream: a non-blocking stream (so the legacy default
+// stream, where session pools allocate and free, never waits on it or
+// breaks a capture on it), plus the library handles bound to it, created on
+// first use. Memory is freed only after the streams that used it are
+// synchronized.
 class CudaStream : public DeviceStream {
  public:
   static StatusOr<std::unique_ptr<CudaStream>> Create(int device);
   ~CudaStream() override;
 
   void* native() const override { return stream_; }
+  Status Activate() override;
   cudaStream_t get() const { return stream_; }
   int device() const { return device_; }
   Status CopyHostToDevice(void* dst, const void* src, size_t bytes) override;

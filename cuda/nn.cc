@@ -313,7 +313,8 @@ class ConvKernel : public Kernel {
       dilations.insert(dilations.begin(), 1);
     }
     for (const Shape* sh : {&xs, &ws, &ys}) {
-      for (int64_t v : *sh) TP_CHECK_ARG(v <= INT32_MAX, "Conv dimension " << v << " is too large for cuDNN");
+      TP_CHECK_ARG(NumElementsUnchecked(*sh) <= INT32_MAX,
+                   "Conv tensor " << ShapeToString(*sh) << " has too many elements for cuDNN's descriptors");
     }
     const int nd = static_cast<int>(xs.size());
     const cudnnDataType_t type = CudnnType(x.dtype());
@@ -356,8 +357,11 @@ class ConvKernel : public Kernel {
       int returned = 0;
       TP_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y, 8, &returned, perf));
       bool ok = false;
+      // The fastest by cuDNN's estimate whose workspace stays reasonable
+      // (FFT algorithms can ask for gigabytes).
+      constexpr size_t kMaxWorkspace = size_t{512} << 20;
       for (int i = 0; i < returned && !ok; ++i) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
         algo = perf[i].algo;
         ok = cudnnGetConvolutionForwardWorkspaceSize(handle, d.x, d.w, d.conv, d.y, algo, &workspace) ==
              CUDNN_STATUS_SUCCESS;
@@ -410,10 +414,26 @@ bool SupportsConv(const NodeDef& node) {
   if (!FloatInputs(node, 3) || !ParseFusedActivation(*node.attrs).ok()) return false;
   // Layout flags of the CPU backend's blocked convolution are not ours.
   if (node.attrs->Has("tp_src_blocked") || node.attrs->Has("tp_dst_blocked")) return false;
-  // Explicit asymmetric pads need a padding pass cuDNN does not have.
+  // Asymmetric pads need a padding pass cuDNN does not have: explicit ones
+  // are visible here; SAME_* pads are symmetric for every input size only
+  // with stride 1 and an odd (dilated) kernel extent.
   const std::vector<int64_t> pads = node.attrs->GetInts("pads", {});
   for (size_t i = 0; i < pads.size() / 2; ++i) {
     if (pads[i] != pads[i + pads.size() / 2]) return false;
+  }
+  const std::string auto_pad = node.attrs->GetString("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    std::vector<int64_t> kernel = node.attrs->GetInts("kernel_shape", {});
+    const Tensor* w = node.constant_inputs.size() > 1 ? node.constant_inputs[1] : nullptr;
+    if (kernel.empty() && w != nullptr) kernel.assign(w->shape().begin() + std::min<int64_t>(2, w->rank()), w->shape().end());
+    if (kernel.empty()) return false;
+    const std::vector<int64_t> strides = node.attrs->GetInts("strides", {});
+    const std::vector<int64_t> dilations = node.attrs->GetInts("dilations", {});
+    for (size_t i = 0; i < kernel.size(); ++i) {
+      const int64_t stride = i < strides.size() ? strides[i] : 1;
+      const int64_t dilation = i < dilations.size() ? dilations[i] : 1;
+      if (stride != 1 || ((kernel[i] - 1) * dilation + 1) % 2 == 0) return false;
+    }
   }
   return true;
 }

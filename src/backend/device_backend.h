@@ -33,6 +33,9 @@ class DeviceStream {
   virtual ~DeviceStream() = default;
   // The native handle (a cudaStream_t for CUDA).
   virtual void* native() const = 0;
+  // Makes the stream's device current on the calling thread; called before
+  // a run enqueues work (a session may run on any thread).
+  virtual Status Activate() = 0;
   // Asynchronous copies, ordered on this stream. Host memory that is not
   // pinned is copied synchronously by the driver.
   virtual Status CopyHostToDevice(void* dst, const void* src, size_t bytes) = 0;

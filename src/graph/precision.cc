@@ -65,6 +65,26 @@ Status ConvertFloatPrecision(Graph* g, DType target) {
   for (int o : g->outputs()) {
     if (g->values()[o].is_constant()) host_read[o] = true;  // returned as is
   }
+  // What a host-read value is computed from is read on the host too (it is
+  // evaluated while planning): a Resize's scales computed from constants
+  // stay float32 all the way. Shape/Size stop the walk.
+  std::vector<int> producer(original_values, -1);
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
+  }
+  std::vector<bool> host_node(g->nodes().size(), false);
+  for (int i = static_cast<int>(g->nodes().size()) - 1; i >= 0; --i) {
+    bool feeds_host = false;
+    for (int v : g->nodes()[i].outputs) feeds_host = feeds_host || (v >= 0 && host_read[v]);
+    if (!feeds_host) continue;
+    host_node[i] = true;
+    // Shape and Size read only their input's shape: the data stays where it is.
+    const OpSchema* schema = SchemaRegistry::Global().Find(g->nodes()[i].op_type);
+    if (schema != nullptr && schema->shape_only) continue;
+    for (int v : g->nodes()[i].inputs) {
+      if (v >= 0) host_read[v] = true;
+    }
+  }
   // Constants.
   for (size_t v = 0; v < original_values; ++v) {
     Value& val = g->values()[v];
@@ -93,7 +113,9 @@ Status ConvertFloatPrecision(Graph* g, DType target) {
   }
   // Casts and float-producing nodes inside the graph.
   std::vector<Node> added;
-  for (Node& n : g->nodes()) {
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    Node& n = g->nodes()[i];
+    if (host_node[i]) continue;  // computes a value read on the host
     if (n.op_type == "Cast" && n.attrs.GetInt("to", 0) == kOnnxFloat) {
       n.attrs.Set("to", OnnxCode(target));
     } else if (n.op_type == "ConstantOfShape" && !n.outputs.empty() && n.outputs[0] >= 0) {
@@ -119,7 +141,7 @@ Status ConvertFloatPrecision(Graph* g, DType target) {
   for (int o : g->outputs()) {
     Value& val = g->values()[o];
     if (val.is_constant() || std::find(g->inputs().begin(), g->inputs().end(), o) != g->inputs().end()) continue;
-    if (val.dtype != DType::kF32 && val.dtype != DType::kUndefined) continue;
+    if (val.dtype != DType::kF32) continue;  // only declared float32 outputs are cast back
     const int low = g->AddValue(g->values()[o].name + "_lowp");
     g->values()[low].dtype = target;
     for (Node& n : g->nodes()) {
@@ -137,7 +159,8 @@ Status ConvertFloatPrecision(Graph* g, DType target) {
     Value& val = g->values()[v];
     const bool io = std::find(g->inputs().begin(), g->inputs().end(), static_cast<int>(v)) != g->inputs().end() ||
                     std::find(g->outputs().begin(), g->outputs().end(), static_cast<int>(v)) != g->outputs().end();
-    if (!io && !val.is_constant() && val.dtype == DType::kF32) val.dtype = target;
+    const bool host = v < original_values && host_read[v];
+    if (!io && !host && !val.is_constant() && val.dtype == DType::kF32) val.dtype = target;
   }
   for (Node& n : added) g->nodes().push_back(std::move(n));
   return g->TopologicalSort();

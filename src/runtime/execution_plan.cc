@@ -149,6 +149,12 @@ Status PlaceOnDevices(const CompiledModel& m, const PlanDevice& dev, ExecutionPl
 void AssignStaging(ExecutionPlan* plan) {
   size_t offset = 0;
   bool capturable = plan->cacheable;
+  // A host copy that a later (CPU) step reads must land before that step,
+  // not in the staging buffer emptied after the run.
+  std::vector<bool> read(plan->values.size(), false);
+  for (const PlanStep& step : plan->steps) {
+    for (int v : step.inputs) if (v >= 0) read[v] = true;
+  }
   for (PlanStep& step : plan->steps) {
     if (step.kind == StepKind::kNode) {
       capturable = capturable && step.on_device;
@@ -156,7 +162,8 @@ void AssignStaging(ExecutionPlan* plan) {
     }
     const PlannedValue& host =
         plan->values[step.kind == StepKind::kToDevice ? step.inputs[0] : step.outputs[0]];
-    step.staged = step.kind == StepKind::kToDevice ? host.slot == Slot::kInput : host.slot == Slot::kOutput;
+    step.staged = step.kind == StepKind::kToDevice ? host.slot == Slot::kInput
+                                                   : host.slot == Slot::kOutput && !read[step.outputs[0]];
     capturable = capturable && step.staged;
     if (!step.staged) continue;
     step.staging_offset = offset;

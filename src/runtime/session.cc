@@ -24,19 +24,27 @@ class ContextScratch : public Scratch {
   void* Get(size_t bytes) override {
     if (buffer_ == nullptr || buffer_->size() < bytes) {
       if (frozen_) return nullptr;
+      // Device kernels already enqueued may still use the old buffer.
+      if (stream_ != nullptr && buffer_ != nullptr && !stream_->Synchronize().ok()) return nullptr;
       buffer_.reset();
       auto b = Buffer::Allocate(allocator_, bytes);
       if (!b.ok()) return nullptr;
       buffer_ = std::move(b).value();
+      ++generation_;
     }
     return buffer_->data();
   }
   void set_frozen(bool f) { frozen_ = f; }
+  void set_stream(DeviceStream* s) { stream_ = s; }
+  // Grows by one each time the memory moves (captured graphs hold its address).
+  int64_t generation() const { return generation_; }
 
  private:
   Allocator* allocator_;
   std::shared_ptr<Buffer> buffer_;
+  DeviceStream* stream_ = nullptr;  // device scratch: the context's stream
   bool frozen_ = false;
+  int64_t generation_ = 0;
 };
 
 // One growable allocation (an arena, a staging buffer). Returns true from
@@ -60,6 +68,7 @@ class GrowableBuffer {
 struct CapturedRun {
   std::shared_ptr<const ExecutionPlan> plan;  // keeps the key alive
   int plain_runs = 0;
+  int64_t scratch_generation = -1;  // the device scratch the graph points into
   bool failed = false;
   std::unique_ptr<DeviceGraph> graph;
 };
@@ -232,7 +241,15 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   TP_RETURN_IF_ERROR(AnalyzeModel(&model_));
   model_.node_on_device.assign(model_.nodes.size(), false);
   for (size_t i = 0; i < model_.nodes.size(); ++i) {
-    model_.node_on_device[i] = device_backend_ != nullptr && model_.nodes[i].backend == device_backend_;
+    if (device_backend_ == nullptr || model_.nodes[i].backend != device_backend_) continue;
+    if (model_.plan_time[i]) {
+      // Shape computations run on the host while planning, never on the device.
+      const Node& n = model_.graph.nodes()[i];
+      TP_ASSIGN_OR_RETURN(model_.nodes[i].kernel, cpu.CreateKernel(MakeNodeDef(model_.graph, n)));
+      model_.nodes[i].backend = &cpu;
+      continue;
+    }
+    model_.node_on_device[i] = true;
   }
   if (device_backend_ != nullptr) TP_RETURN_IF_ERROR(UploadConstants());
 
@@ -528,6 +545,17 @@ Status Session::RunOnDevice(const std::shared_ptr<const ExecutionPlan>& plan, Ex
   std::vector<Tensor>& tensors = ctx->tensors();
   DeviceStream* stream = ctx->stream().get();
   char* staging = ctx->staging();
+  TP_RETURN_IF_ERROR(stream->Activate());
+  ctx->device_scratch()->set_stream(stream);
+  // Whatever happens, nothing of this run is still in flight when the
+  // context goes back to the pool (its staging buffer is reused).
+  struct Drain {
+    DeviceStream* s;
+    bool armed = true;
+    ~Drain() {
+      if (armed) (void)s->Synchronize();
+    }
+  } drain{stream};
   for (const PlanStep& step : plan->steps) {
     if (step.kind == StepKind::kToDevice && step.staged) {
       const Tensor& src = tensors[step.inputs[0]];
@@ -535,18 +563,26 @@ Status Session::RunOnDevice(const std::shared_ptr<const ExecutionPlan>& plan, Ex
     }
   }
   CapturedRun* captured = cuda_graphs_ && plan->graph_capturable ? &ctx->captured(plan) : nullptr;
+  if (captured != nullptr && captured->graph != nullptr &&
+      captured->scratch_generation != ctx->device_scratch()->generation()) {
+    captured->graph.reset();  // its scratch moved: record again
+  }
   bool ran = false;
   if (captured != nullptr && captured->graph != nullptr) {
     TP_RETURN_IF_ERROR(captured->graph->Launch(stream));
     ran = true;
   } else if (captured != nullptr && !captured->failed && captured->plain_runs >= 1) {
-    TP_RETURN_IF_ERROR(stream->BeginCapture());
-    ctx->device_scratch()->set_frozen(true);
-    Status s = RunSteps(*plan, ctx, true);
-    ctx->device_scratch()->set_frozen(false);
-    auto graph = stream->EndCapture();
+    Status s = stream->BeginCapture();
+    StatusOr<std::unique_ptr<DeviceGraph>> graph = s;
+    if (s.ok()) {
+      ctx->device_scratch()->set_frozen(true);
+      s = RunSteps(*plan, ctx, true);
+      ctx->device_scratch()->set_frozen(false);
+      graph = stream->EndCapture();
+    }
     if (s.ok() && graph.ok()) {
       captured->graph = std::move(graph).value();
+      captured->scratch_generation = ctx->device_scratch()->generation();
       TP_RETURN_IF_ERROR(captured->graph->Launch(stream));
       ran = true;
       TP_LOG_DEBUG("recorded a device graph of {} steps", plan->steps.size());
@@ -560,6 +596,7 @@ Status Session::RunOnDevice(const std::shared_ptr<const ExecutionPlan>& plan, Ex
     TP_RETURN_IF_ERROR(RunSteps(*plan, ctx, false));
     if (captured != nullptr) ++captured->plain_runs;
   }
+  drain.armed = false;
   TP_RETURN_IF_ERROR(stream->Synchronize());
   for (const PlanStep& step : plan->steps) {
     if (step.kind == StepKind::kToHost && step.staged) {

@@ -70,6 +70,7 @@ class TrackingAllocator : public Allocator {
 class TestStream : public DeviceStream {
  public:
   void* native() const override { return nullptr; }
+  Status Activate() override { return Status::Ok(); }
   Status CopyHostToDevice(void* dst, const void* src, size_t n) override { return Copy(dst, src, n); }
   Status CopyDeviceToHost(void* dst, const void* src, size_t n) override { return Copy(dst, src, n); }
   Status CopyDeviceToDevice(void* dst, const void* src, size_t n) override { return Copy(dst, src, n); }
@@ -307,6 +308,56 @@ TEST(DevicePlanTest, ReducedPrecisionNeedsAValidName) {
   o.precision = "fp8";
   auto session = LoadForTest(SmallMlp(), o);
   EXPECT_TRUE(StatusIs(session.status(), StatusCode::kInvalidArgument, {"fp8", "fp16"})) << session.status();
+}
+
+TEST(DevicePlanTest, ShapeComputationsStayOnTheHost) {
+  // x [batch, 4] -> Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [2, 2])) -> Relu.
+  ModelBuilder b;
+  b.Input("x", {kDynamicDim, 4}).Output("y", {kDynamicDim, 2, 2});
+  b.InitializerI64("zero", {}, {0});
+  b.InitializerI64("axes", {1}, {0});
+  b.InitializerI64("tail", {2}, {2, 2});
+  b.Node("Shape", {"x"}, {"shape"});
+  b.Node("Gather", {"shape", "zero"}, {"batch"});
+  b.Node("Unsqueeze", {"batch", "axes"}, {"batch1"});
+  auto& concat = b.Node("Concat", {"batch1", "tail"}, {"target"});
+  SetIntAttr(concat, "axis", 0);
+  b.Node("Reshape", {"x", "target"}, {"r"});
+  b.Node("Relu", {"r"}, {"y"});
+  // The device claims every op: the shape chain must still be evaluated on
+  // the host while planning, and only Reshape and Relu run on the device.
+  TestDevice dev({"Shape", "Gather", "Unsqueeze", "Concat", "Reshape", "Relu"});
+  auto session = LoadForTest(b, OnDevice(dev));
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int64_t batch : {3, 1}) {
+    const std::vector<float> x = RandomFloats(batch * 4, 9, -1, 1);
+    auto out = (*session)->Run({"x"}, {MakeF32({batch, 4}, x)}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].shape(), (Shape{batch, 2, 2}));
+    const std::vector<float> y = F32Values((*out)[0]);
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], std::max(0.0f, x[i])) << i;
+  }
+  EXPECT_EQ(dev.kernel_runs.load(), 4);  // Reshape and Relu, two runs
+}
+
+TEST(DevicePlanTest, OutputAlsoReadByTheCpu) {
+  // Unfused MLP with only Relu on the device: "h" is a graph output and
+  // the CPU's second MatMul reads it, so its host copy must land before
+  // that MatMul runs.
+  TestDevice dev({"Relu"});
+  SessionOptions o = OnDevice(dev);
+  o.optimize = false;
+  auto session = LoadForTest(SmallMlp(), o);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const std::vector<float> x = RandomFloats(8, 11, -2.0f, 2.0f);
+  for (int run = 0; run < 3; ++run) {
+    auto out = (*session)->Run({"x"}, {MakeF32({2, 4}, x)}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    const MlpOutputs want = ReferenceMlp(x, 2);
+    const std::vector<float> y = F32Values((*out)[0]), h = F32Values((*out)[1]);
+    for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want.y[i], 1e-4f) << "y " << i;
+    for (size_t i = 0; i < h.size(); ++i) EXPECT_NEAR(h[i], want.h[i], 1e-4f) << "h " << i;
+  }
 }
 
 // Self-attention as exporters write it (see Note [Attention fusion]), with
