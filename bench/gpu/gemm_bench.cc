@@ -372,7 +372,9 @@ Row Measure(const DeviceBackend& gpu, DeviceStream& stream, cublasLtHandle_t lt,
   def.input_dtypes.assign(s.fused ? 3 : 2, p.dtype);
   def.constant_inputs = {nullptr, &w_const};
   if (s.fused) def.constant_inputs.push_back(&bias_const);
-  Tensor a_dev(p.dtype, {s.m, s.k}, a.get()), w_dev(p.dtype, {s.k, s.n}, w.get()), bias_dev(p.dtype, {s.n}, bias.get());
+  Tensor a_dev(p.dtype, {s.m, s.k}, a.get());
+  Tensor w_dev(p.dtype, {s.k, s.n}, w.get());
+  Tensor bias_dev(p.dtype, {s.n}, bias.get());
   Tensor c_dev(p.dtype, {s.m, s.n}, c_tp.get());
   BenchScratch scratch;
   KernelContext ctx;
@@ -384,6 +386,7 @@ Row Measure(const DeviceBackend& gpu, DeviceStream& stream, cublasLtHandle_t lt,
   if (!gpu.Supports(def)) {
     row.tp = "unsupported";
     row.failed = true;
+    row.notes.push_back("tensorpod: " + gpu.name() + " does not support " + def.op_type + " in " + p.name);
   } else {
     auto kernel = gpu.CreateKernel(def);
     if (!kernel.ok()) {

@@ -385,6 +385,21 @@ void AddNnCases(CaseList& l) {
       .constant = {1, 2};
   l.Add("tp.FusedMatMul", "relu_weights_not_constant", {Uniform({7, 33}), Uniform({33, 5}), Uniform({5})},
         {{"tp_activation", std::string("Relu")}}, mm_tol);
+
+  // Fused attention: softmax(Q K^T * scale + mask) V, against the CPU's
+  // two-GEMM reference.
+  l.Add("tp.Attention", "b2h3_s17_kv33_d32_dv40_keymask",
+        {Uniform({2, 3, 17, 32}), Uniform({2, 3, 33, 32}), Uniform({2, 3, 33, 40}), Uniform({2, 1, 1, 33}, -4, 0)},
+        {{"tp_scale", 0.17677669f}}, mm_tol);
+  l.Add("tp.Attention", "b1h2_s128_kv128_d64_nomask",
+        {Uniform({1, 2, 128, 64}), Uniform({1, 2, 128, 64}), Uniform({1, 2, 128, 64})}, {{"tp_scale", 0.125f}},
+        mm_tol);
+  l.Add("tp.Attention", "rank3_s7_kv5_d160_dv130_sharedmask",
+        {Uniform({3, 7, 160}), Uniform({3, 5, 160}), Uniform({3, 5, 130}), Uniform({7, 5}, -4, 0)},
+        {{"tp_scale", 0.08f}}, mm_tol);
+  l.Add("tp.Attention", "b2h1_s1_kv300_d8_fullmask",
+        {Uniform({2, 1, 1, 8}), Uniform({2, 1, 300, 8}), Uniform({2, 1, 300, 8}), Uniform({2, 1, 1, 300}, -4, 0)},
+        {{"tp_scale", 1.0f}}, mm_tol);
 }
 
 const std::vector<OpCase>& AllCases() {
@@ -667,12 +682,10 @@ struct RunResult {
   std::vector<std::string> guard_errors;
 };
 
-// Creates the kernel on `backend`, runs it once with inputs and guarded
-// outputs in `mem`, and copies the outputs back to the host.
-RunResult RunOnBackend(const OpCase& c, const OpSchema& schema, const Backend& backend, LegMemory& mem,
-                       const std::vector<Tensor>& inputs, const std::vector<DType>& out_dtypes,
-                       const std::vector<Shape>& out_shapes) {
-  RunResult r;
+// The node as the partitioner shows it to a backend: value inputs and the
+// case's weights as constants (host tensors), the rest unknown until Run.
+// Borrows `c` and `inputs`.
+NodeDef MakeNodeDef(const OpCase& c, const OpSchema& schema, const std::vector<Tensor>& inputs) {
   NodeDef def;
   def.op_type = c.op;
   def.name = c.name;
@@ -685,6 +698,15 @@ RunResult RunOnBackend(const OpCase& c, const OpSchema& schema, const Backend& b
     def.input_dtypes.push_back(inputs[i].defined() ? inputs[i].dtype() : DType::kUndefined);
     def.constant_inputs.push_back(constant && inputs[i].defined() ? &inputs[i] : nullptr);
   }
+  return def;
+}
+
+// Creates the kernel for `def` on `backend`, runs it once with inputs and
+// guarded outputs in `mem`, and copies the outputs back to the host.
+RunResult RunOnBackend(const NodeDef& def, const OpSchema& schema, const Backend& backend, LegMemory& mem,
+                       const std::vector<Tensor>& inputs, const std::vector<DType>& out_dtypes,
+                       const std::vector<Shape>& out_shapes) {
+  RunResult r;
   auto kernel = backend.CreateKernel(def);
   if (!kernel.ok()) {
     r.status = kernel.status();
@@ -895,23 +917,14 @@ TEST_P(BackendOps, MatchesCpuReference) {
   const Status inferred = InferOutputs(c, *schema, in.kernel, &out_dtypes, &out_shapes);
   ASSERT_TRUE(inferred.ok()) << inferred;
 
-  {
-    NodeDef probe;
-    probe.op_type = c.op;
-    probe.name = c.name;
-    probe.opset = c.opset;
-    probe.attrs = &c.attrs;
-    probe.num_outputs = c.num_outputs;
-    for (const Tensor& t : in.kernel) probe.input_dtypes.push_back(t.defined() ? t.dtype() : DType::kUndefined);
-    if (!backend->Supports(probe)) {
-      const std::string what = c.op + " (" + c.name + "; inputs " + DTypeList(in.kernel) + ")";
-      if (leg != Leg::kCpu) UnsupportedLog::Get().Add(backend->name() + ": " + what);
-      GTEST_SKIP() << backend->name() << " does not support " << what
-                   << "; the runtime would run this node on the CPU";
-    }
+  const NodeDef def = MakeNodeDef(c, *schema, in.kernel);
+  if (!backend->Supports(def)) {
+    const std::string what = c.op + " (" + c.name + "; inputs " + DTypeList(in.kernel) + ")";
+    if (leg != Leg::kCpu) UnsupportedLog::Get().Add(backend->name() + ": " + what);
+    GTEST_SKIP() << backend->name() << " does not support " << what << "; the runtime would run this node on the CPU";
   }
 
-  const RunResult got = RunOnBackend(c, *schema, *backend, *mem, in.kernel, out_dtypes, out_shapes);
+  const RunResult got = RunOnBackend(def, *schema, *backend, *mem, in.kernel, out_dtypes, out_shapes);
   ASSERT_TRUE(got.status.ok()) << backend->name() << ": " << got.status;
   for (const std::string& e : got.guard_errors) ADD_FAILURE() << backend->name() << ": guard bytes: " << e;
   ASSERT_EQ(got.outputs.size(), want->size());

@@ -14,9 +14,11 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "backends/cpu/cpu_backend.h"
 #include "ops/op_schema.h"
+#include "runtime/devices.h"
 #include "runtime/session.h"
 #include "unit/test_models.h"
 
@@ -447,6 +449,137 @@ TEST(AttentionFusionTest, ScoresReadElsewhereStayUnfused) {
   ASSERT_TRUE(g.ok()) << g.status();
   ASSERT_TRUE(FuseAttention(&*g).ok());
   EXPECT_EQ(CountOps(*g, "tp.Attention"), 0);
+}
+
+// ---- The same on a real GPU (skipped, with the reason, without one).
+
+// Skips the test, with the reason, where no GPU is usable.
+#define TP_SKIP_WITHOUT_GPU()                                          \
+  do {                                                                 \
+    std::string why;                                                   \
+    if (CudaDevices(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why; \
+  } while (0)
+
+SessionOptions OnGpu(const std::string& precision = "fp32", bool graphs = true) {
+  SessionOptions o;
+  o.device = "cuda";
+  o.threads = 1;
+  o.precision = precision;
+  o.cuda_graphs = graphs;
+  return o;
+}
+
+// Normalized error: max |a - b| / max(1e-6, max |b|).
+double NormalizedError(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, ref = 1e-6;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    ref = std::max(ref, std::abs(static_cast<double>(b[i])));
+  }
+  return diff / ref;
+}
+
+TEST(CudaSessionTest, GraphReplayMatchesTheReference) {
+  TP_SKIP_WITHOUT_GPU();
+  for (bool graphs : {true, false}) {
+    auto session = LoadForTest(SmallMlp(), OnGpu("fp32", graphs));
+    ASSERT_TRUE(session.ok()) << session.status();
+    EXPECT_EQ((*session)->device(), "cuda:0");
+    // Same shape five times (plain, recorded, replayed...), then others.
+    for (int64_t batch : {3, 3, 3, 3, 3, 1, 64, 3}) {
+      const std::vector<float> x = RandomFloats(batch * 4, static_cast<uint32_t>(batch) * 7 + graphs, -2, 2);
+      auto out = (*session)->Run({"x"}, {MakeF32({batch, 4}, x)}, {});
+      ASSERT_TRUE(out.ok()) << out.status();
+      const MlpOutputs want = ReferenceMlp(x, batch);
+      const std::vector<float> y = F32Values((*out)[0]), h = F32Values((*out)[1]);
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want.y[i], 1e-4f) << "batch " << batch << " y " << i;
+      for (size_t i = 0; i < h.size(); ++i) ASSERT_NEAR(h[i], want.h[i], 1e-4f) << "batch " << batch << " h " << i;
+    }
+  }
+}
+
+TEST(CudaSessionTest, ReducedPrecisionWithinItsBound) {
+  TP_SKIP_WITHOUT_GPU();
+  // fp16: 10-bit mantissa; bf16: 7 bits. Bounds on max|err| / max|ref|.
+  for (const auto& [precision, bound] : {std::pair<std::string, double>{"fp16", 2e-2}, {"bf16", 5e-2},
+                                         {"tf32", 1e-2}}) {
+    auto session = LoadForTest(SmallMlp(), OnGpu(precision));
+    ASSERT_TRUE(session.ok()) << precision << ": " << session.status();
+    const std::vector<float> x = RandomFloats(32 * 4, 5, -2, 2);
+    for (int run = 0; run < 3; ++run) {
+      auto out = (*session)->Run({"x"}, {MakeF32({32, 4}, x)}, {});
+      ASSERT_TRUE(out.ok()) << precision << ": " << out.status();
+      EXPECT_EQ((*out)[0].dtype(), DType::kF32) << "outputs keep the model's dtype";
+      EXPECT_LE(NormalizedError(F32Values((*out)[0]), ReferenceMlp(x, 32).y), bound) << precision;
+    }
+  }
+}
+
+TEST(CudaSessionTest, AttentionMatchesTheCpu) {
+  TP_SKIP_WITHOUT_GPU();
+  const ModelBuilder model = AttentionModel(4, true, false, {2, 1, 1, 5});
+  const Shape qkv = {2, 3, 5, 8};
+  std::vector<Tensor> inputs = {MakeF32(qkv, RandomFloats(240, 1, -2, 2)), MakeF32(qkv, RandomFloats(240, 2, -2, 2)),
+                                MakeF32(qkv, RandomFloats(240, 3)), MakeF32({2, 1, 1, 5}, {0, 0, -1e4f, 0, 0, 0, 0, 0, 0, -1e4f})};
+  const std::vector<std::string> names = {"q", "k", "v", "mask"};
+  SessionOptions cpu;
+  cpu.device = "cpu";
+  auto reference = LoadForTest(model, cpu);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  auto want = (*reference)->Run(names, inputs, {});
+  ASSERT_TRUE(want.ok()) << want.status();
+  auto gpu = LoadForTest(model, OnGpu());
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  for (int run = 0; run < 3; ++run) {
+    auto got = (*gpu)->Run(names, inputs, {});
+    ASSERT_TRUE(got.ok()) << got.status();
+    const std::vector<float> a = F32Values((*got)[0]), w = F32Values((*want)[0]);
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], w[i], 1e-4f) << "run " << run << " " << i;
+  }
+}
+
+TEST(CudaSessionTest, ManyThreadsAtOnce) {
+  TP_SKIP_WITHOUT_GPU();
+  auto session = LoadForTest(SmallMlp(), OnGpu());
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const int64_t batch = 1 + (t + i) % 5;
+        const std::vector<float> x = RandomFloats(batch * 4, static_cast<uint32_t>(t * 1000 + i), -2, 2);
+        auto out = (*session)->Run({"x"}, {MakeF32({batch, 4}, x)}, {});
+        if (!out.ok() || NormalizedError(F32Values((*out)[0]), ReferenceMlp(x, batch).y) > 1e-4) ++bad;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(CudaSessionTest, UnloadReturnsDeviceMemory) {
+  TP_SKIP_WITHOUT_GPU();
+  auto backend = GetDeviceBackend(Device{DeviceType::kCuda, 0});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  auto load_run_unload = [&] {
+    SessionOptions o = OnGpu();
+    o.max_batch = 256;
+    auto session = LoadForTest(SmallMlp(), o);
+    ASSERT_TRUE(session.ok()) << session.status();
+    for (int i = 0; i < 3; ++i) {
+      auto out = (*session)->Run({"x"}, {MakeF32({256, 4}, RandomFloats(1024, 1))}, {});
+      ASSERT_TRUE(out.ok()) << out.status();
+    }
+  };
+  load_run_unload();  // the CUDA context and library kernels load once
+  auto before = (*backend)->MemoryInfo();
+  ASSERT_TRUE(before.ok()) << before.status();
+  load_run_unload();
+  auto after = (*backend)->MemoryInfo();
+  ASSERT_TRUE(after.ok()) << after.status();
+  const double diff = std::abs(static_cast<double>(before->free_bytes) - static_cast<double>(after->free_bytes));
+  EXPECT_LE(diff, 1 << 20) << "free before " << before->free_bytes << ", after " << after->free_bytes;
 }
 
 }  // namespace
