@@ -17,6 +17,7 @@
 
 #include "cuda_common.h"
 #include "cuda_kernels.h"
+#include "ops/resize_attrs.h"
 #include "ops/tensor.h"
 
 namespace tensorpod::internal {
@@ -537,84 +538,51 @@ bool SupportsPad(const NodeDef& node) {
   return SupportsMovableData(node) && ParsePadMode(*node.attrs, "").ok();
 }
 
-// Resize (opsets 10-13+) and Upsample (opsets 7-9), as the CPU kernel
-// (src/backends/cpu/resize.cc) parses them.
+// Resize and Upsample attributes come from the parser the CPU kernel uses
+// (ops/resize_attrs.h); the launchers take their own plain enums.
+ct::ResizeInterp ToLauncher(ResizeMode m) {
+  switch (m) {
+    case ResizeMode::kLinear: return ct::ResizeInterp::kLinear;
+    case ResizeMode::kCubic: return ct::ResizeInterp::kCubic;
+    default: return ct::ResizeInterp::kNearest;
+  }
+}
+
+ct::ResizeCoord ToLauncher(ResizeCoordMode m) {
+  switch (m) {
+    case ResizeCoordMode::kAsymmetric: return ct::ResizeCoord::kAsymmetric;
+    case ResizeCoordMode::kAlignCorners: return ct::ResizeCoord::kAlignCorners;
+    case ResizeCoordMode::kPytorchHalfPixel: return ct::ResizeCoord::kPytorchHalfPixel;
+    case ResizeCoordMode::kTfCropAndResize: return ct::ResizeCoord::kTfCropAndResize;
+    case ResizeCoordMode::kTfHalfPixelForNn: return ct::ResizeCoord::kTfHalfPixelForNn;
+    default: return ct::ResizeCoord::kHalfPixel;
+  }
+}
+
+ct::ResizeRound ToLauncher(ResizeNearestMode m) {
+  switch (m) {
+    case ResizeNearestMode::kRoundPreferCeil: return ct::ResizeRound::kRoundPreferCeil;
+    case ResizeNearestMode::kFloor: return ct::ResizeRound::kFloor;
+    case ResizeNearestMode::kCeil: return ct::ResizeRound::kCeil;
+    default: return ct::ResizeRound::kRoundPreferFloor;
+  }
+}
+
 struct ResizeConfig {
   ct::ResizeInterp interp = ct::ResizeInterp::kNearest;
   ct::ResizeCoord coord = ct::ResizeCoord::kHalfPixel;
   ct::ResizeRound round = ct::ResizeRound::kRoundPreferFloor;
-  double cubic_a = -0.75;
-  bool exclude_outside = false;
-  double extrapolation = 0.0;
-  int roi_input = -1;     // -1: no roi
-  int scales_input = -1;  // -1: scales come from attr_scales; without
-                          // scales, scale = output size / input size
-  std::vector<float> attr_scales;
+  ResizeAttrs attrs;
 };
 
-template <typename E>
-StatusOr<E> ParseEnum(const Attributes& attrs, const char* name,
-                      const char* def, std::string_view where,
-                      std::initializer_list<std::pair<const char*, E>> values) {
-  const std::string s = attrs.GetString(name, def);
-  std::string expected;
-  for (const auto& [n, v] : values) {
-    if (s == n) return v;
-    expected += expected.empty() ? n : std::string(", ") + n;
-  }
-  return TP_ERROR(kInvalidArgument,
-                  where << ": attribute " << name << ": unsupported value \""
-                        << s << "\" (expected one of " << expected << ")");
-}
-
-StatusOr<ResizeConfig> ParseResize(const NodeDef& node,
-                                   std::string_view where) {
-  const Attributes& attrs = *node.attrs;
+StatusOr<ResizeConfig> ParseResize(const NodeDef& node, std::string_view where) {
+  auto attrs = ParseResizeAttrs(node.op_type, node.opset, *node.attrs);
+  if (!attrs.ok()) return attrs.status().WithContext(std::string(where));
   ResizeConfig c;
-  if (node.op_type == "Resize" && node.opset >= 11) {
-    TP_ASSIGN_OR_RETURN(c.interp, ParseEnum<ct::ResizeInterp>(
-                                      attrs, "mode", "nearest", where,
-                                      {{"nearest", ct::ResizeInterp::kNearest},
-                                       {"linear", ct::ResizeInterp::kLinear},
-                                       {"cubic", ct::ResizeInterp::kCubic}}));
-    TP_ASSIGN_OR_RETURN(
-        c.coord,
-        ParseEnum<ct::ResizeCoord>(
-            attrs, "coordinate_transformation_mode", "half_pixel", where,
-            {{"half_pixel", ct::ResizeCoord::kHalfPixel},
-             {"asymmetric", ct::ResizeCoord::kAsymmetric},
-             {"align_corners", ct::ResizeCoord::kAlignCorners},
-             {"pytorch_half_pixel", ct::ResizeCoord::kPytorchHalfPixel},
-             {"tf_crop_and_resize", ct::ResizeCoord::kTfCropAndResize},
-             {"tf_half_pixel_for_nn", ct::ResizeCoord::kTfHalfPixelForNn}}));
-    TP_ASSIGN_OR_RETURN(
-        c.round,
-        ParseEnum<ct::ResizeRound>(
-            attrs, "nearest_mode", "round_prefer_floor", where,
-            {{"round_prefer_floor", ct::ResizeRound::kRoundPreferFloor},
-             {"round_prefer_ceil", ct::ResizeRound::kRoundPreferCeil},
-             {"floor", ct::ResizeRound::kFloor},
-             {"ceil", ct::ResizeRound::kCeil}}));
-    c.cubic_a = attrs.GetFloat("cubic_coeff_a", -0.75f);
-    c.exclude_outside = attrs.GetInt("exclude_outside", 0) != 0;
-    c.extrapolation = attrs.GetFloat("extrapolation_value", 0.0f);
-    c.roi_input = 1;
-    c.scales_input = 2;
-    return c;
-  }
-  // Resize-10 and Upsample map coordinates asymmetrically and round nearest
-  // down.
-  TP_ASSIGN_OR_RETURN(c.interp, ParseEnum<ct::ResizeInterp>(
-                                    attrs, "mode", "nearest", where,
-                                    {{"nearest", ct::ResizeInterp::kNearest},
-                                     {"linear", ct::ResizeInterp::kLinear}}));
-  c.coord = ct::ResizeCoord::kAsymmetric;
-  c.round = ct::ResizeRound::kFloor;
-  if (node.op_type == "Upsample" && node.opset < 9) {
-    c.attr_scales = attrs.GetFloats("scales");
-  } else {
-    c.scales_input = 1;
-  }
+  c.interp = ToLauncher(attrs->mode);
+  c.coord = ToLauncher(attrs->coord);
+  c.round = ToLauncher(attrs->nearest);
+  c.attrs = std::move(attrs).value();
   return c;
 }
 
@@ -651,18 +619,18 @@ class ResizeKernel : public Kernel {
     p.interp = c_.interp;
     p.coord = c_.coord;
     p.round = c_.round;
-    p.cubic_a = c_.cubic_a;
-    p.exclude_outside = c_.exclude_outside;
+    p.cubic_a = c_.attrs.cubic_a;
+    p.exclude_outside = c_.attrs.exclude_outside;
     p.rank = rank;
     // Scales and roi are host value inputs.
     const Tensor* scales =
-        c_.scales_input >= 0 && ctx.has_input(c_.scales_input)
-            ? ctx.inputs[c_.scales_input]
+        c_.attrs.scales_input >= 0 && ctx.has_input(c_.attrs.scales_input)
+            ? ctx.inputs[c_.attrs.scales_input]
             : nullptr;
     if (scales != nullptr && scales->num_elements() == 0) scales = nullptr;
     const int64_t num_scales = scales ? scales->num_elements()
-                               : c_.scales_input < 0
-                                   ? static_cast<int64_t>(c_.attr_scales.size())
+                               : c_.attrs.scales_input < 0
+                                   ? static_cast<int64_t>(c_.attrs.attr_scales.size())
                                    : rank;
     TP_CHECK_ARG(num_scales == rank,
                  where_ << ": input scales has " << num_scales
@@ -672,8 +640,8 @@ class ResizeKernel : public Kernel {
       p.out_dims[a] = y.dim(a);
       if (scales != nullptr) {
         p.scales[a] = scales->GetAsDouble(a);
-      } else if (c_.scales_input < 0) {
-        p.scales[a] = c_.attr_scales[a];
+      } else if (c_.attrs.scales_input < 0) {
+        p.scales[a] = c_.attrs.attr_scales[a];
       } else {
         p.scales[a] =
             static_cast<double>(y.dim(a)) / static_cast<double>(x.dim(a));
@@ -683,7 +651,7 @@ class ResizeKernel : public Kernel {
     }
     if (c_.coord == ct::ResizeCoord::kTfCropAndResize) {
       const Tensor* roi =
-          ctx.has_input(c_.roi_input) ? ctx.inputs[c_.roi_input] : nullptr;
+          ctx.has_input(c_.attrs.roi_input) ? ctx.inputs[c_.attrs.roi_input] : nullptr;
       TP_CHECK_ARG(roi != nullptr && roi->num_elements() == 2 * rank,
                    where_ << ": tf_crop_and_resize needs input roi with "
                           << 2 * rank << " values (starts, then ends), got "
@@ -704,7 +672,7 @@ class ResizeKernel : public Kernel {
     if (c_.interp == ct::ResizeInterp::kNearest) {
       TP_CUDA_CHECK(ct::ResizeNearest(x.raw_data(), p,
                                       static_cast<int>(DTypeSize(x.dtype())),
-                                      ScalarBits(c_.extrapolation, x.dtype()),
+                                      ScalarBits(c_.attrs.extrapolation, x.dtype()),
                                       scratch, y.raw_data(), stream->get()));
       return Status::Ok();
     }
@@ -722,7 +690,7 @@ class ResizeKernel : public Kernel {
       default:
         break;
     }
-    TP_CUDA_CHECK(ct::ResizeInterpolate(x.raw_data(), p, elem, c_.extrapolation,
+    TP_CUDA_CHECK(ct::ResizeInterpolate(x.raw_data(), p, elem, c_.attrs.extrapolation,
                                         scratch, y.raw_data(), stream->get()));
     return Status::Ok();
   }

@@ -24,33 +24,15 @@
 
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/reduction_kernels.h"
+#include "ops/resize_attrs.h"
 
 namespace tensorpod::internal {
 namespace {
 
-enum class InterpMode { kNearest, kLinear, kCubic };
-enum class CoordMode {
-  kHalfPixel,
-  kAsymmetric,
-  kAlignCorners,
-  kPytorchHalfPixel,
-  kTfCropAndResize,
-  kTfHalfPixelForNn
-};
-enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
-
-struct ResizeParams {
-  InterpMode mode = InterpMode::kNearest;
-  CoordMode coord = CoordMode::kHalfPixel;
-  NearestMode nearest = NearestMode::kRoundPreferFloor;
-  double cubic_a = -0.75;
-  bool exclude_outside = false;
-  double extrapolation = 0.0;
-  int roi_input = -1;     // -1: no roi
-  int scales_input = -1;  // -1: scales come from attr_scales; without
-                          // scales, scale = output size / input size
-  std::vector<float> attr_scales;
-};
+using InterpMode = ResizeMode;
+using CoordMode = ResizeCoordMode;
+using NearestMode = ResizeNearestMode;
+using ResizeParams = ResizeAttrs;
 
 // Output elements a parallel chunk should produce at least.
 constexpr int64_t kGrainOutputs = 16384;
@@ -526,67 +508,10 @@ class ResizeKernel : public Kernel {
   ResizeParams p_;
 };
 
-template <typename E>
-StatusOr<E> ParseEnum(const Attributes& attrs, const char* name,
-                      const char* def,
-                      std::initializer_list<std::pair<const char*, E>> values) {
-  const std::string s = attrs.GetString(name, def);
-  std::string expected;
-  for (const auto& [n, v] : values) {
-    if (s == n) return v;
-    expected += expected.empty() ? n : std::string(", ") + n;
-  }
-  return TP_ERROR(kInvalidArgument,
-                  "attribute " << name << ": unsupported value \"" << s
-                               << "\" (expected one of " << expected << ")");
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<Kernel>> CreateResizeKernel(const NodeDef& node) {
-  const Attributes& attrs = *node.attrs;
-  ResizeParams p;
-  const bool modern = node.op_type == "Resize" && node.opset >= 11;
-  if (modern) {
-    TP_ASSIGN_OR_RETURN(
-        p.mode, ParseEnum<InterpMode>(attrs, "mode", "nearest",
-                                      {{"nearest", InterpMode::kNearest},
-                                       {"linear", InterpMode::kLinear},
-                                       {"cubic", InterpMode::kCubic}}));
-    TP_ASSIGN_OR_RETURN(
-        p.coord, ParseEnum<CoordMode>(
-                     attrs, "coordinate_transformation_mode", "half_pixel",
-                     {{"half_pixel", CoordMode::kHalfPixel},
-                      {"asymmetric", CoordMode::kAsymmetric},
-                      {"align_corners", CoordMode::kAlignCorners},
-                      {"pytorch_half_pixel", CoordMode::kPytorchHalfPixel},
-                      {"tf_crop_and_resize", CoordMode::kTfCropAndResize},
-                      {"tf_half_pixel_for_nn", CoordMode::kTfHalfPixelForNn}}));
-    TP_ASSIGN_OR_RETURN(
-        p.nearest, ParseEnum<NearestMode>(
-                       attrs, "nearest_mode", "round_prefer_floor",
-                       {{"round_prefer_floor", NearestMode::kRoundPreferFloor},
-                        {"round_prefer_ceil", NearestMode::kRoundPreferCeil},
-                        {"floor", NearestMode::kFloor},
-                        {"ceil", NearestMode::kCeil}}));
-    p.cubic_a = attrs.GetFloat("cubic_coeff_a", -0.75f);
-    p.exclude_outside = attrs.GetInt("exclude_outside", 0) != 0;
-    p.extrapolation = attrs.GetFloat("extrapolation_value", 0.0f);
-    p.roi_input = 1;
-    p.scales_input = 2;
-  } else {
-    TP_ASSIGN_OR_RETURN(
-        p.mode, ParseEnum<InterpMode>(attrs, "mode", "nearest",
-                                      {{"nearest", InterpMode::kNearest},
-                                       {"linear", InterpMode::kLinear}}));
-    p.coord = CoordMode::kAsymmetric;
-    p.nearest = NearestMode::kFloor;
-    if (node.op_type == "Upsample" && node.opset < 9) {
-      p.attr_scales = attrs.GetFloats("scales");
-    } else {
-      p.scales_input = 1;
-    }
-  }
+  TP_ASSIGN_OR_RETURN(ResizeParams p, ParseResizeAttrs(node.op_type, node.opset, *node.attrs));
   return std::unique_ptr<Kernel>(new ResizeKernel(node.op_type, std::move(p)));
 }
 
