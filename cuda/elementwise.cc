@@ -541,33 +541,6 @@ StatusOr<std::unique_ptr<Kernel>> MakeVariadic(const NodeDef& node) {
 // ---------------------------------------------------------------------------
 // Cast, CastLike, Identity, Dropout.
 
-// Cast's "to" (ONNX TensorProto data type) as a tensorpod type; kUndefined
-// for types the CUDA kernel does not produce.
-DType CastTarget(int64_t to) {
-  switch (to) {
-    case 1:
-      return DType::kF32;
-    case 2:
-      return DType::kU8;
-    case 3:
-      return DType::kI8;
-    case 6:
-      return DType::kI32;
-    case 7:
-      return DType::kI64;
-    case 9:
-      return DType::kBool;
-    case 10:
-      return DType::kF16;
-    case 11:
-      return DType::kF64;
-    case 16:
-      return DType::kBF16;
-    default:
-      return DType::kUndefined;
-  }
-}
-
 // Cast and CastLike: the target type is the output's (shape inference set
 // it from "to" or from CastLike's second input).
 class CastKernel final : public Kernel {
@@ -604,7 +577,9 @@ StatusOr<std::unique_ptr<Kernel>> MakeCast(const NodeDef& node) {
 bool SupportsCast(const NodeDef& node) {
   if (!node.input_dtypes.empty() && !Accepts(node.input_dtypes[0], kCastTypes))
     return false;
-  return CastTarget(AttrsOf(node).GetInt("to", 0)) != DType::kUndefined;
+  // Only the types the CUDA kernel produces.
+  const DType target = DTypeFromOnnxType(AttrsOf(node).GetInt("to", 0));
+  return target != DType::kUndefined && Accepts(target, kCastTypes);
 }
 
 class IdentityKernel final : public Kernel {

@@ -41,6 +41,23 @@ bool IsFloatingPoint(DType t) {
 
 bool IsValidDType(int32_t v) { return v >= 1 && v <= 13; }
 
+namespace {
+// ONNX type number of each DType, indexed by the DType's value.
+constexpr int64_t kOnnxTypes[] = {0, 1, 10, 16, 11, 7, 6, 5, 3, 2, 9, 4, 12, 13};
+}  // namespace
+
+DType DTypeFromOnnxType(int64_t onnx_type) {
+  for (int32_t v = 1; v <= 13; ++v) {
+    if (kOnnxTypes[v] == onnx_type) return static_cast<DType>(v);
+  }
+  return DType::kUndefined;
+}
+
+int64_t OnnxTypeOf(DType t) {
+  const int32_t v = static_cast<int32_t>(t);
+  return v >= 1 && v <= 13 ? kOnnxTypes[v] : 0;
+}
+
 uint16_t FloatToHalf(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);

@@ -32,6 +32,10 @@ size_t DTypeSize(DType t);
 const char* DTypeName(DType t);
 bool IsFloatingPoint(DType t);
 bool IsValidDType(int32_t v);
+// ONNX TensorProto.DataType numbers (FLOAT = 1, ..., BFLOAT16 = 16) to and
+// from tensorpod's types; kUndefined / 0 where there is no counterpart.
+DType DTypeFromOnnxType(int64_t onnx_type);
+int64_t OnnxTypeOf(DType t);
 
 // IEEE half and bfloat16 conversions (round to nearest even).
 uint16_t FloatToHalf(float f);

@@ -20,7 +20,7 @@ namespace {
 
 constexpr int64_t kOnnxFloat = 1;
 
-int64_t OnnxCode(DType t) { return t == DType::kF16 ? 10 : 16; }
+int64_t OnnxCode(DType t) { return OnnxTypeOf(t); }
 
 StatusOr<Tensor> ConvertTensor(const Tensor& t, DType target) {
   TP_ASSIGN_OR_RETURN(Tensor out, Tensor::Uninitialized(target, t.shape()));

@@ -226,50 +226,14 @@ Status InferClip(InferContext& ctx) {
 
 // ONNX TensorProto.DataType numbers to tensorpod's types.
 StatusOr<DType> DTypeFromOnnx(const InferContext& ctx, int64_t to) {
-  switch (to) {
-    case 1:
-      return DType::kF32;
-    case 2:
-      return DType::kU8;
-    case 3:
-      return DType::kI8;
-    case 4:
-      return DType::kU16;
-    case 5:
-      return DType::kI16;
-    case 6:
-      return DType::kI32;
-    case 7:
-      return DType::kI64;
-    case 9:
-      return DType::kBool;
-    case 10:
-      return DType::kF16;
-    case 11:
-      return DType::kF64;
-    case 12:
-      return DType::kU32;
-    case 13:
-      return DType::kU64;
-    case 16:
-      return DType::kBF16;
-    case 8:
-    case 14:
-    case 15:
-    case 17:
-    case 18:
-    case 19:
-    case 20:
-      return TP_ERROR(kUnimplemented,
-                      Node(ctx, "Cast")
-                          << ": casting to ONNX type " << to
-                          << " (string, complex or float8) is not supported");
-    default:
-      return TP_ERROR(kInvalidArgument,
-                      Node(ctx, "Cast")
-                          << ": attribute to = " << to
-                          << " is not an ONNX TensorProto data type");
+  const DType t = DTypeFromOnnxType(to);
+  if (t != DType::kUndefined) return t;
+  if (to == 8 || (to >= 14 && to <= 20)) {
+    return TP_ERROR(kUnimplemented, Node(ctx, "Cast") << ": casting to ONNX type " << to
+                                                      << " (string, complex or float8) is not supported");
   }
+  return TP_ERROR(kInvalidArgument,
+                  Node(ctx, "Cast") << ": attribute to = " << to << " is not an ONNX TensorProto data type");
 }
 
 Status InferCast(InferContext& ctx) {

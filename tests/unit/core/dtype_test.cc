@@ -43,3 +43,25 @@ TEST(TensorTest, EmptyIsAlignedAndZeroed) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+TEST(DTypeTest, OnnxTypeNumbersRoundTrip) {
+  EXPECT_EQ(DTypeFromOnnxType(1), DType::kF32);
+  EXPECT_EQ(DTypeFromOnnxType(10), DType::kF16);
+  EXPECT_EQ(DTypeFromOnnxType(16), DType::kBF16);
+  EXPECT_EQ(DTypeFromOnnxType(7), DType::kI64);
+  EXPECT_EQ(DTypeFromOnnxType(9), DType::kBool);
+  for (int64_t unsupported : {0, 8, 14, 15, 17, 99, -1}) {
+    EXPECT_EQ(DTypeFromOnnxType(unsupported), DType::kUndefined) << unsupported;
+  }
+  for (int32_t v = 1; v <= 13; ++v) {
+    const DType t = static_cast<DType>(v);
+    EXPECT_EQ(DTypeFromOnnxType(OnnxTypeOf(t)), t) << DTypeName(t);
+  }
+  EXPECT_EQ(OnnxTypeOf(DType::kUndefined), 0);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
