@@ -6,6 +6,8 @@
 #      a GPU print why they skip.
 #   2. clang ASan+UBSan build: unit, kernel and conformance tests under the
 #      sanitizers, and the model-loader fuzzer for TP_FUZZ_SECONDS (60).
+#   3. clang ThreadSanitizer build: the batcher's tests, with the stress test
+#      at 16 threads x 5,000 requests.
 # Set TP_SKIP_SANITIZERS=1 to run only the first part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,5 +54,12 @@ if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   build-asan/tests/fuzz/fuzz_model_loader -seed="${TP_FUZZ_SEED:-1}" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 \
     -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
   echo "fuzz: no crash in ${seconds}s"
+
+  echo "== ThreadSanitizer build (clang): the batcher"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs" --target tp_unit_tests
+  echo "== ThreadSanitizer: batcher tests, stress at 16 threads x 5000 requests"
+  TP_BATCHER_STRESS_REQUESTS=5000 TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
+    build-tsan/tests/tp_unit_tests --gtest_filter='Batcher*:Scheduler*:LoadTracker*:QuantileSketch*'
 fi
 echo "== all tests passed"

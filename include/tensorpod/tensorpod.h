@@ -202,6 +202,94 @@ TP_API const char* tp_session_op_type_name(const tp_session_t* session, size_t i
 TP_API int64_t tp_session_op_type_nodes(const tp_session_t* session, size_t index);
 TP_API int64_t tp_session_parameter_count(const tp_session_t* session);
 
+/* ---- Dynamic batching (API 1.1) ---------------------------------------
+ *
+ * A batcher queues requests from any thread, groups those with equal
+ * non-batch shapes and runs them as one batch along the leading dimension;
+ * each request's callback receives its own rows of the outputs.
+ *
+ *   tp_batcher_options_t* o; tp_batcher_options_create(&o);
+ *   tp_batcher_options_set_max_batch_size(o, 32);
+ *   tp_batcher_options_set_max_queue_delay_us(o, 500);
+ *   tp_batcher_t* b; tp_batcher_create(session, o, &b);
+ *   tp_batcher_submit(b, names, inputs, 1, 0, 0, on_done, user_data, &id);
+ *   ...
+ *   tp_batcher_destroy(b);   (completes queued requests with TP_UNAVAILABLE)
+ */
+
+typedef struct tp_batcher_options_t tp_batcher_options_t;
+typedef struct tp_batcher_t tp_batcher_t;
+
+TP_API tp_status_t* tp_batcher_options_create(tp_batcher_options_t** out);
+TP_API void tp_batcher_options_destroy(tp_batcher_options_t* options);
+/* Rows per batch (default 1: no batching). */
+TP_API tp_status_t* tp_batcher_options_set_max_batch_size(tp_batcher_options_t* options, int64_t n);
+/* Batch sizes dispatched as soon as they can be formed. */
+TP_API tp_status_t* tp_batcher_options_set_preferred_batch_sizes(tp_batcher_options_t* options, const int64_t* sizes,
+                                                                 size_t count);
+/* How long a partial batch may wait for more requests (default 0). */
+TP_API tp_status_t* tp_batcher_options_set_max_queue_delay_us(tp_batcher_options_t* options, int64_t us);
+/* Queued requests beyond which submit fails with TP_RESOURCE_EXHAUSTED (0, default: unbounded). */
+TP_API tp_status_t* tp_batcher_options_set_max_queue_size(tp_batcher_options_t* options, int64_t n);
+/* Priority levels 1 (highest) .. levels (default 1); the default level for requests giving 0. */
+TP_API tp_status_t* tp_batcher_options_set_priority_levels(tp_batcher_options_t* options, int levels,
+                                                           int default_level);
+/* Queue timeout for requests giving 0 (0, default: none); `reject` non-zero (default): the request fails with
+ * TP_DEADLINE_EXCEEDED, zero: it is delayed behind all others. */
+TP_API tp_status_t* tp_batcher_options_set_default_timeout_us(tp_batcher_options_t* options, int64_t us, int reject);
+/* Batches running at once (default 1). */
+TP_API tp_status_t* tp_batcher_options_set_instances(tp_batcher_options_t* options, int instances);
+/* Non-zero: callbacks are called in submission order. */
+TP_API tp_status_t* tp_batcher_options_set_preserve_ordering(tp_batcher_options_t* options, int preserve);
+
+/* `session` must outlive the batcher. */
+TP_API tp_status_t* tp_batcher_create(const tp_session_t* session, const tp_batcher_options_t* options,
+                                      tp_batcher_t** out);
+/* Shuts down (queued requests complete with TP_UNAVAILABLE, running ones finish) and frees the batcher. */
+TP_API void tp_batcher_destroy(tp_batcher_t* batcher);
+
+/* Called once per accepted request, on a batcher thread (or, for
+ * cancellation and shutdown, the thread that caused it). `status` is NULL on
+ * success; the callee owns `status` and every tensor of `outputs` (all model
+ * outputs, in model order; NULL on error) and destroys them; the `outputs`
+ * array itself is valid only during the call. */
+typedef void (*tp_batch_callback_t)(void* user_data, tp_status_t* status, tp_tensor_t** outputs,
+                                    size_t output_count);
+
+/* Queues a request: all model inputs, each [rows, ...] with the same rows.
+ * The tensors' memory must stay valid until the callback runs. `priority`
+ * and `timeout_us` 0 take the defaults (a request may only shorten the
+ * timeout). On error nothing is queued and the callback is not called.
+ * `request_id` (may be NULL) receives the id for tp_batcher_cancel. */
+TP_API tp_status_t* tp_batcher_submit(tp_batcher_t* batcher, const char* const* input_names,
+                                      const tp_tensor_t* const* inputs, size_t input_count, int priority,
+                                      int64_t timeout_us, tp_batch_callback_t callback, void* user_data,
+                                      uint64_t* request_id);
+/* Cancels a queued request (its callback gets TP_CANCELLED); 0 when it is no longer queued. */
+TP_API int tp_batcher_cancel(tp_batcher_t* batcher, uint64_t request_id);
+
+typedef struct tp_load_report_t {
+  int64_t queue_depth;
+  int64_t in_flight;
+  double arrival_rate_per_s;
+  double completed_per_s;
+  double batches_per_s;
+  double mean_batch_size;
+  double mean_batch_fill;
+  double queue_compute_ratio;
+  double instance_busy_fraction;
+  double queue_p50_ms, queue_p95_ms, queue_p99_ms;
+  double compute_p50_ms, compute_p95_ms, compute_p99_ms;
+  double total_p50_ms, total_p95_ms, total_p99_ms;
+  double capacity_per_s;
+  int64_t recommended_replicas;
+  int64_t rejected;
+  int64_t window_us;
+} tp_load_report_t;
+
+/* The batcher's load over its sliding window (cheap; for metrics scrapes). */
+TP_API tp_status_t* tp_batcher_load_report(const tp_batcher_t* batcher, tp_load_report_t* out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

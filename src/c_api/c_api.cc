@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/logging.h"
+#include "batching/batcher.h"
 #include "runtime/devices.h"
 #include "runtime/session.h"
 
@@ -24,6 +25,14 @@ struct tp_tensor_t {
 
 struct tp_session_options_t {
   ti::SessionOptions options;
+};
+
+struct tp_batcher_options_t {
+  ti::BatcherOptions options;
+};
+
+struct tp_batcher_t {
+  std::unique_ptr<ti::Batcher> batcher;
 };
 
 struct tp_session_t {
@@ -363,4 +372,159 @@ int64_t tp_session_parameter_count(const tp_session_t* s) {
   return s ? s->session->stats().parameter_count : 0;
 }
 
+
+tp_status_t* tp_batcher_options_create(tp_batcher_options_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (out == nullptr) return NullArg("out");
+    *out = new tp_batcher_options_t();
+    return nullptr;
+  });
+}
+
+void tp_batcher_options_destroy(tp_batcher_options_t* options) { delete options; }
+
+tp_status_t* tp_batcher_options_set_max_batch_size(tp_batcher_options_t* o, int64_t n) {
+  if (o == nullptr) return NullArg("options");
+  o->options.policy.max_batch_size = n;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_preferred_batch_sizes(tp_batcher_options_t* o, const int64_t* sizes,
+                                                          size_t count) {
+  return Guard([&]() -> tp_status_t* {
+    if (o == nullptr) return NullArg("options");
+    if (count > 0 && sizes == nullptr) return NullArg("sizes");
+    o->options.policy.preferred_batch_sizes.assign(sizes, sizes + count);
+    return nullptr;
+  });
+}
+
+tp_status_t* tp_batcher_options_set_max_queue_delay_us(tp_batcher_options_t* o, int64_t us) {
+  if (o == nullptr) return NullArg("options");
+  o->options.policy.max_queue_delay_us = us;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_max_queue_size(tp_batcher_options_t* o, int64_t n) {
+  if (o == nullptr) return NullArg("options");
+  o->options.policy.max_queue_size = n;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_priority_levels(tp_batcher_options_t* o, int levels, int default_level) {
+  if (o == nullptr) return NullArg("options");
+  o->options.policy.priority_levels = levels;
+  o->options.policy.default_priority = default_level;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_default_timeout_us(tp_batcher_options_t* o, int64_t us, int reject) {
+  if (o == nullptr) return NullArg("options");
+  o->options.policy.default_timeout_us = us;
+  o->options.policy.timeout_action = reject != 0 ? ti::TimeoutAction::kReject : ti::TimeoutAction::kDelay;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_instances(tp_batcher_options_t* o, int instances) {
+  if (o == nullptr) return NullArg("options");
+  o->options.instances = instances;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_preserve_ordering(tp_batcher_options_t* o, int preserve) {
+  if (o == nullptr) return NullArg("options");
+  o->options.preserve_ordering = preserve != 0;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_create(const tp_session_t* session, const tp_batcher_options_t* options,
+                               tp_batcher_t** out) {
+  return Guard([&]() -> tp_status_t* {
+    if (session == nullptr) return NullArg("session");
+    if (out == nullptr) return NullArg("out");
+    const ti::BatcherOptions defaults;
+    auto b = ti::Batcher::Create(session->session.get(), options ? options->options : defaults);
+    if (!b.ok()) return MakeStatus(b.status());
+    *out = new tp_batcher_t{std::move(b).value()};
+    return nullptr;
+  });
+}
+
+void tp_batcher_destroy(tp_batcher_t* batcher) { delete batcher; }
+
+tp_status_t* tp_batcher_submit(tp_batcher_t* batcher, const char* const* input_names,
+                               const tp_tensor_t* const* inputs, size_t input_count, int priority,
+                               int64_t timeout_us, tp_batch_callback_t callback, void* user_data,
+                               uint64_t* request_id) {
+  return Guard([&]() -> tp_status_t* {
+    if (batcher == nullptr) return NullArg("batcher");
+    if (callback == nullptr) return NullArg("callback");
+    if (input_count > 0 && (input_names == nullptr || inputs == nullptr)) return NullArg("input_names/inputs");
+    ti::BatchRequest r;
+    for (size_t i = 0; i < input_count; ++i) {
+      if (input_names[i] == nullptr) return NullArg("input_names[i]");
+      if (inputs[i] == nullptr) {
+        return Error(ti::StatusCode::kInvalidArgument, std::string("input \"") + input_names[i] + "\" is NULL");
+      }
+      r.input_names.emplace_back(input_names[i]);
+      r.inputs.push_back(inputs[i]->tensor);
+    }
+    r.priority = priority;
+    r.timeout_us = timeout_us;
+    auto id = batcher->batcher->Submit(std::move(r), [callback, user_data](ti::BatchResult result) {
+      if (!result.ok()) {
+        callback(user_data, MakeStatus(result.status()), nullptr, 0);
+        return;
+      }
+      std::vector<tp_tensor_t*> outs;
+      try {
+        for (ti::Tensor& t : *result) outs.push_back(Wrap(std::move(t)));
+      } catch (const std::bad_alloc&) {
+        for (tp_tensor_t* t : outs) delete t;
+        callback(user_data, Error(ti::StatusCode::kResourceExhausted, "out of memory returning outputs"), nullptr,
+                 0);
+        return;
+      }
+      callback(user_data, nullptr, outs.data(), outs.size());
+    });
+    if (!id.ok()) return MakeStatus(id.status());
+    if (request_id != nullptr) *request_id = *id;
+    return nullptr;
+  });
+}
+
+int tp_batcher_cancel(tp_batcher_t* batcher, uint64_t request_id) {
+  return batcher != nullptr && batcher->batcher->Cancel(request_id) ? 1 : 0;
+}
+
+tp_status_t* tp_batcher_load_report(const tp_batcher_t* batcher, tp_load_report_t* out) {
+  return Guard([&]() -> tp_status_t* {
+    if (batcher == nullptr) return NullArg("batcher");
+    if (out == nullptr) return NullArg("out");
+    const ti::LoadReport r = batcher->batcher->Report();
+    out->queue_depth = r.queue_depth;
+    out->in_flight = r.in_flight;
+    out->arrival_rate_per_s = r.arrival_rate_per_s;
+    out->completed_per_s = r.completed_per_s;
+    out->batches_per_s = r.batches_per_s;
+    out->mean_batch_size = r.mean_batch_size;
+    out->mean_batch_fill = r.mean_batch_fill;
+    out->queue_compute_ratio = r.queue_compute_ratio;
+    out->instance_busy_fraction = r.instance_busy_fraction;
+    out->queue_p50_ms = r.queue.p50_ms;
+    out->queue_p95_ms = r.queue.p95_ms;
+    out->queue_p99_ms = r.queue.p99_ms;
+    out->compute_p50_ms = r.compute.p50_ms;
+    out->compute_p95_ms = r.compute.p95_ms;
+    out->compute_p99_ms = r.compute.p99_ms;
+    out->total_p50_ms = r.total.p50_ms;
+    out->total_p95_ms = r.total.p95_ms;
+    out->total_p99_ms = r.total.p99_ms;
+    out->capacity_per_s = r.capacity_per_s;
+    out->recommended_replicas = r.recommended_replicas;
+    out->rejected = r.rejected;
+    out->window_us = r.window_us;
+    return nullptr;
+  });
+}
 }  // extern "C"

@@ -2,12 +2,15 @@
 // Uses only the public C++ API.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <sys/stat.h>
 #include <vector>
 
@@ -26,6 +29,7 @@ constexpr const char* kUsage =
     "  run MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads T] [DEVICE FLAGS]\n"
     "                                      run once; writes DIR/<output>.npy per output\n"
     "  bench MODEL [--batch N] [--threads T] [--seconds S] [--dim NAME=VALUE ...] [--json] [DEVICE FLAGS]\n"
+    "        [--mode open-loop --rate R [--max-batch B] [--max-delay-us D] [--instances N] [--max-queue Q]]\n"
     "                                      latency percentiles and throughput on random inputs\n"
     "  version                             print the version\n"
     "\n"
@@ -231,6 +235,119 @@ double Percentile(std::vector<double> v, double p) {
   return v[k];
 }
 
+// bench --mode open-loop: requests of the --batch rows arrive as a Poisson
+// process at --rate per second, each submitted to a batcher the moment it
+// arrives (never waiting for earlier ones), for --seconds.
+struct OpenLoop {
+  double rate = 0;
+  int64_t max_batch = 8;
+  int64_t max_delay_us = 0;
+  int64_t instances = 1;
+  int64_t max_queue = 0;
+};
+
+struct OpenLoopStats {
+  std::mutex mu;
+  std::vector<double> latencies_ms;  // successful requests
+  int64_t failed = 0;
+  int64_t done = 0;
+  std::condition_variable cv;
+};
+
+struct OpenLoopRequest {
+  OpenLoopStats* stats;
+  std::chrono::steady_clock::time_point sent;
+};
+
+void OnOpenLoopDone(void* user_data, tp_status_t* status, tp_tensor_t** outputs, size_t count) {
+  auto* r = static_cast<OpenLoopRequest*>(user_data);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r->sent).count();
+  for (size_t i = 0; i < count; ++i) tp_tensor_destroy(outputs[i]);
+  {
+    std::lock_guard<std::mutex> lock(r->stats->mu);
+    if (status == nullptr) {
+      r->stats->latencies_ms.push_back(ms);
+    } else {
+      ++r->stats->failed;
+    }
+    ++r->stats->done;
+  }
+  r->stats->cv.notify_all();
+  tp_status_destroy(status);
+  delete r;
+}
+
+int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& names,
+                const std::vector<tp::Tensor>& tensors, const OpenLoop& open, double seconds, bool json) {
+  tp_batcher_options_t* o = nullptr;
+  tp::Status st = tp::Status::FromC(tp_batcher_options_create(&o));
+  std::unique_ptr<tp_batcher_options_t, void (*)(tp_batcher_options_t*)> options(o, &tp_batcher_options_destroy);
+  if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_max_batch_size(o, open.max_batch));
+  if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_max_queue_delay_us(o, open.max_delay_us));
+  if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_instances(o, static_cast<int>(open.instances)));
+  if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_max_queue_size(o, open.max_queue));
+  tp_batcher_t* raw = nullptr;
+  if (st.ok()) st = tp::Status::FromC(tp_batcher_create(session.c_session(), o, &raw));
+  if (!st.ok()) return Fail(st.ToString());
+  std::unique_ptr<tp_batcher_t, void (*)(tp_batcher_t*)> batcher(raw, &tp_batcher_destroy);
+  std::vector<const char*> cnames;
+  std::vector<const tp_tensor_t*> ctensors;
+  for (size_t i = 0; i < names.size(); ++i) {
+    cnames.push_back(names[i].c_str());
+    ctensors.push_back(tensors[i].c_tensor());
+  }
+  OpenLoopStats stats;
+  std::mt19937_64 rng(7);
+  std::exponential_distribution<double> gap(open.rate);
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto stop = start + std::chrono::duration<double>(seconds);
+  auto next = start;
+  int64_t submitted = 0, rejected = 0;
+  while (next < stop) {
+    std::this_thread::sleep_until(next);
+    auto* r = new OpenLoopRequest{&stats, Clock::now()};
+    tp::Status s = tp::Status::FromC(tp_batcher_submit(batcher.get(), cnames.data(), ctensors.data(),
+                                                       cnames.size(), 0, 0, OnOpenLoopDone, r, nullptr));
+    if (s.ok()) {
+      ++submitted;
+    } else {
+      delete r;
+      if (s.code() != tp::StatusCode::kResourceExhausted) return Fail(s.ToString());
+      ++rejected;
+    }
+    next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(rng)));
+  }
+  tp_load_report_t report = {};
+  tp_batcher_load_report(batcher.get(), &report);
+  {
+    std::unique_lock<std::mutex> lock(stats.mu);
+    stats.cv.wait_for(lock, std::chrono::seconds(60), [&] { return stats.done == submitted; });
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  batcher.reset();  // anything left completes with UNAVAILABLE
+  std::lock_guard<std::mutex> lock(stats.mu);
+  const double offered = static_cast<double>(submitted + rejected) / seconds;
+  const double throughput = static_cast<double>(stats.latencies_ms.size()) / elapsed;
+  const double p50 = Percentile(stats.latencies_ms, 50), p99 = Percentile(stats.latencies_ms, 99);
+  const int64_t lost = rejected + stats.failed + (submitted - stats.done);
+  if (json) {
+    std::printf("{\"mode\": \"open-loop\", \"rate\": %.2f, \"throughput_per_s\": %.2f, \"p50_ms\": %.4f, "
+                "\"p99_ms\": %.4f, \"mean_batch\": %.3f, \"rejected\": %lld, \"max_batch\": %lld, "
+                "\"max_delay_us\": %lld, \"instances\": %lld, \"requests\": %lld}\n",
+                offered, throughput, p50, p99, report.mean_batch_size, static_cast<long long>(lost),
+                static_cast<long long>(open.max_batch), static_cast<long long>(open.max_delay_us),
+                static_cast<long long>(open.instances), static_cast<long long>(submitted));
+  } else {
+    std::printf("open loop: offered %.1f req/s, achieved %.1f req/s, %lld requests, %lld rejected or failed\n",
+                offered, throughput, static_cast<long long>(submitted), static_cast<long long>(lost));
+    std::printf("latency ms  p50 %.3f  p99 %.3f\nmean batch  %.2f rows (max %lld, delay %lld us, %lld instance(s))\n",
+                p50, p99, report.mean_batch_size, static_cast<long long>(open.max_batch),
+                static_cast<long long>(open.max_delay_us), static_cast<long long>(open.instances));
+  }
+  return 0;
+}
+
 int Bench(const std::vector<std::string>& args) {
   std::string model;
   int64_t batch = 1, threads = 0;
@@ -238,6 +355,8 @@ int Bench(const std::vector<std::string>& args) {
   bool json = false;
   std::map<std::string, int64_t> dims;
   DeviceFlags flags;
+  OpenLoop open;
+  std::string mode = "closed-loop";
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag_error;
     if (flags.Take(args, &i, &flag_error)) {
@@ -245,10 +364,34 @@ int Bench(const std::vector<std::string>& args) {
       continue;
     }
     const std::string& a = args[i];
-    if ((a == "--batch" || a == "--threads" || a == "--seconds" || a == "--dim") && i + 1 >= args.size()) {
+    if ((a == "--batch" || a == "--threads" || a == "--seconds" || a == "--dim" || a == "--mode" ||
+         a == "--rate" || a == "--max-batch" || a == "--max-delay-us" || a == "--instances" ||
+         a == "--max-queue") &&
+        i + 1 >= args.size()) {
       return Usage(a + " needs a value");
     }
-    if (a == "--batch") {
+    if (a == "--mode") {
+      mode = args[++i];
+      if (mode != "closed-loop" && mode != "open-loop") {
+        return Usage("--mode takes closed-loop or open-loop, got " + mode);
+      }
+    } else if (a == "--rate") {
+      char* end = nullptr;
+      open.rate = std::strtod(args[++i].c_str(), &end);
+      if (end == args[i].c_str() || *end != '\0' || !(open.rate > 0 && open.rate <= 1e7)) {
+        return Usage("--rate takes requests/s in (0, 1e7], got " + args[i]);
+      }
+    } else if (a == "--max-batch") {
+      if (!ParseInt(args[++i], 1, 1 << 16, &open.max_batch)) return Usage("--max-batch takes 1..65536, got " + args[i]);
+    } else if (a == "--max-delay-us") {
+      if (!ParseInt(args[++i], 0, 10'000'000, &open.max_delay_us)) {
+        return Usage("--max-delay-us takes 0..10000000, got " + args[i]);
+      }
+    } else if (a == "--instances") {
+      if (!ParseInt(args[++i], 1, 256, &open.instances)) return Usage("--instances takes 1..256, got " + args[i]);
+    } else if (a == "--max-queue") {
+      if (!ParseInt(args[++i], 0, 1 << 30, &open.max_queue)) return Usage("--max-queue takes 0.., got " + args[i]);
+    } else if (a == "--batch") {
       if (!ParseInt(args[++i], 1, 1 << 20, &batch)) return Usage("--batch takes 1..1048576, got " + args[i]);
     } else if (a == "--threads") {
       if (!ParseInt(args[++i], 0, 1024, &threads)) return Usage("--threads takes 0..1024, got " + args[i]);
@@ -272,7 +415,9 @@ int Bench(const std::vector<std::string>& args) {
     }
   }
   if (model.empty()) return Usage("bench needs a MODEL");
-  auto session = tp::Session::Load(model, flags.Options(threads).MaxBatch(batch));
+  const bool open_loop = mode == "open-loop";
+  if (open_loop && open.rate <= 0) return Usage("--mode open-loop needs --rate R");
+  auto session = tp::Session::Load(model, flags.Options(threads).MaxBatch(open_loop ? open.max_batch : batch));
   if (!session.ok()) return Fail(session.status().ToString());
   const tp_session_t* s = session->c_session();
   std::mt19937 rng(42);
@@ -308,6 +453,7 @@ int Bench(const std::vector<std::string>& args) {
     auto out = session->Run(named);
     if (!out.ok()) return Fail(out.status().ToString());
   }
+  if (open_loop) return RunOpenLoop(*session, names, tensors, open, seconds, json);
   std::vector<double> latencies_ms;
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration<double>(seconds);

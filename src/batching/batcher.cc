@@ -1,0 +1,340 @@
+#include "batching/batcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/logging.h"
+
+namespace tensorpod::internal {
+
+// A queued or running request.
+struct Batcher::Pending {
+  uint64_t id = 0;
+  std::vector<Tensor> inputs;  // in model input order
+  int64_t rows = 1;
+  int64_t arrival_us = 0;
+  BatchCallback done;
+};
+
+// One worker thread and the batch buffers it gathers inputs into.
+struct Batcher::Instance {
+  std::thread thread;
+  std::vector<Tensor> buffers;  // per model input; grown, never shrunk
+};
+
+StatusOr<std::unique_ptr<Batcher>> Batcher::Create(const Session* session, const BatcherOptions& options) {
+  TP_CHECK_ARG(session != nullptr, "the batcher needs a session");
+  TP_RETURN_IF_ERROR(ValidatePolicy(options.policy));
+  TP_CHECK_ARG(options.instances >= 1 && options.instances <= 256,
+               "instances must be in [1, 256], got " << options.instances);
+  TP_CHECK_ARG(options.target_utilization > 0 && options.target_utilization <= 1,
+               "target utilization must be in (0, 1], got " << options.target_utilization);
+  TP_CHECK_ARG(options.report_window_us >= 1000, "the report window must be >= 1000 us");
+  if (options.policy.max_batch_size > 1) {
+    for (const IoInfo& in : session->inputs()) {
+      TP_CHECK_ARG(in.has_shape && !in.shape.empty() && in.shape[0] == kDynamicDim,
+                   "max_batch_size " << options.policy.max_batch_size << " needs a dynamic leading (batch) "
+                                     << "dimension on every input, but input \"" << in.name << "\" has shape "
+                                     << (in.has_shape ? ShapeToString(in.shape) : std::string("unknown")));
+    }
+  }
+  std::unique_ptr<Batcher> b(new Batcher(session, options));
+  for (int i = 0; i < options.instances; ++i) {
+    b->instances_.push_back(std::make_unique<Instance>());
+  }
+  for (auto& inst : b->instances_) {
+    Instance* raw = inst.get();
+    inst->thread = std::thread([p = b.get(), raw] { p->Worker(raw); });
+  }
+  return b;
+}
+
+namespace {
+
+LoadTrackerOptions TrackerOptions(const BatcherOptions& o) {
+  LoadTrackerOptions t;
+  t.window_us = o.report_window_us;
+  t.instances = o.instances;
+  t.max_batch_size = o.policy.max_batch_size;
+  t.target_utilization = o.target_utilization;
+  return t;
+}
+
+}  // namespace
+
+Batcher::Batcher(const Session* session, const BatcherOptions& options)
+    : session_(session),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : &SteadyClock::Get()),
+      scheduler_(options.policy),
+      tracker_(clock_, TrackerOptions(options)) {}
+
+Batcher::~Batcher() { Shutdown(); }
+
+StatusOr<std::vector<int64_t>> Batcher::Validate(const BatchRequest& r, int64_t* rows) const {
+  const std::vector<IoInfo>& model = session_->inputs();
+  TP_CHECK_ARG(r.input_names.size() == r.inputs.size(),
+               r.input_names.size() << " input names were given for " << r.inputs.size() << " tensors");
+  TP_CHECK_ARG(r.inputs.size() == model.size(),
+               "the model has " << model.size() << " inputs, the request gives " << r.inputs.size());
+  std::vector<int64_t> key;
+  *rows = -1;
+  for (size_t k = 0; k < model.size(); ++k) {
+    auto it = std::find(r.input_names.begin(), r.input_names.end(), model[k].name);
+    TP_CHECK_ARG(it != r.input_names.end(), "input \"" << model[k].name << "\" is missing");
+    const Tensor& t = r.inputs[it - r.input_names.begin()];
+    TP_CHECK_ARG(t.rank() >= 1, "input \"" << model[k].name << "\" must have a batch dimension, got a scalar");
+    TP_CHECK_ARG(t.dtype() == model[k].dtype, "input \"" << model[k].name << "\": expected dtype "
+                                                          << DTypeName(model[k].dtype) << ", got "
+                                                          << DTypeName(t.dtype()));
+    TP_CHECK_ARG(t.raw_data() != nullptr || t.num_elements() == 0, "input \"" << model[k].name << "\" has no data");
+    if (*rows < 0) *rows = t.dim(0);
+    TP_CHECK_ARG(t.dim(0) == *rows, "inputs disagree on the batch size: \"" << model[k].name << "\" has "
+                                                                             << t.dim(0) << " rows, others "
+                                                                             << *rows);
+    key.push_back(static_cast<int64_t>(t.dtype()));
+    key.push_back(t.rank());
+    key.insert(key.end(), t.shape().begin() + 1, t.shape().end());
+  }
+  TP_CHECK_ARG(*rows >= 1, "a request needs at least one row, got " << *rows);
+  TP_CHECK_ARG(*rows <= options_.policy.max_batch_size,
+               "a request of batch " << *rows << " exceeds max_batch_size " << options_.policy.max_batch_size);
+  return key;
+}
+
+StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
+  TP_CHECK_ARG(done != nullptr, "Submit needs a completion callback");
+  int64_t rows = 0;
+  TP_ASSIGN_OR_RETURN(std::vector<int64_t> key, Validate(request, &rows));
+  auto p = std::make_unique<Pending>();
+  // Model input order.
+  for (const IoInfo& in : session_->inputs()) {
+    auto it = std::find(request.input_names.begin(), request.input_names.end(), in.name);
+    p->inputs.push_back(std::move(request.inputs[it - request.input_names.begin()]));
+  }
+  p->rows = rows;
+  p->done = std::move(done);
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_) return TP_ERROR(kUnavailable, "the batcher is shut down");
+    p->arrival_us = clock_->NowMicros();
+    QueuedRequest q;
+    q.id = next_id_;
+    q.priority = request.priority;
+    q.rows = rows;
+    q.key = std::move(key);
+    q.arrival_us = p->arrival_us;
+    q.timeout_us = request.timeout_us;
+    Status s = scheduler_.Enqueue(q);
+    if (!s.ok()) {
+      if (s.code() == StatusCode::kResourceExhausted) tracker_.OnRejected();
+      return s;
+    }
+    id = next_id_++;
+    p->id = id;
+    pending_[id] = std::move(p);
+    tracker_.OnArrival();
+  }
+  cv_.notify_one();
+  return id;
+}
+
+std::future<BatchResult> Batcher::Submit(BatchRequest request) {
+  auto promise = std::make_shared<std::promise<BatchResult>>();
+  std::future<BatchResult> f = promise->get_future();
+  auto id = Submit(std::move(request), [promise](BatchResult r) { promise->set_value(std::move(r)); });
+  if (!id.ok()) promise->set_value(id.status());
+  return f;
+}
+
+bool Batcher::Cancel(uint64_t id) {
+  std::unique_ptr<Pending> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!scheduler_.Remove(id)) return false;
+    auto it = pending_.find(id);
+    p = std::move(it->second);
+    pending_.erase(it);
+  }
+  cv_.notify_all();  // the batch being formed may have changed
+  Complete(std::move(p), TP_ERROR(kCancelled, "request " << id << " was cancelled"));
+  return true;
+}
+
+LoadReport Batcher::Report() const {
+  int64_t depth = 0, in_flight = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    depth = scheduler_.size();
+    in_flight = in_flight_;
+  }
+  return tracker_.Report(depth, in_flight);
+}
+
+void Batcher::Shutdown() {
+  std::vector<std::unique_ptr<Pending>> drained;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!shutdown_) {
+      shutdown_ = true;
+      for (uint64_t id : scheduler_.DrainAll()) {
+        drained.push_back(std::move(pending_[id]));
+        pending_.erase(id);
+      }
+    }
+  }
+  cv_.notify_all();
+  if (!drained.empty()) tracker_.OnRejected(static_cast<int64_t>(drained.size()));
+  CompleteAll(std::move(drained), TP_ERROR(kUnavailable, "the batcher shut down before the request ran"));
+  for (auto& inst : instances_) {
+    if (inst->thread.joinable()) inst->thread.join();
+  }
+}
+
+void Batcher::Complete(std::unique_ptr<Pending> p, BatchResult result) {
+  if (!options_.preserve_ordering) {
+    p->done(std::move(result));
+    return;
+  }
+  // Deliver in id order: hold results until every earlier request is done.
+  std::vector<std::pair<BatchCallback, BatchResult>> deliver;
+  {
+    std::lock_guard<std::mutex> lock(order_mu_);
+    ready_.emplace(p->id, std::make_pair(std::move(p->done), std::move(result)));
+    while (!ready_.empty() && ready_.begin()->first == next_to_deliver_) {
+      deliver.push_back(std::move(ready_.begin()->second));
+      ready_.erase(ready_.begin());
+      ++next_to_deliver_;
+    }
+    // Callbacks run under the lock so that two threads cannot deliver out
+    // of order; they must not block.
+    for (auto& [done, r] : deliver) done(std::move(r));
+  }
+}
+
+void Batcher::CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status) {
+  for (auto& p : ps) Complete(std::move(p), status);
+}
+
+void Batcher::Worker(Instance* instance) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    const int64_t now = clock_->NowMicros();
+    std::vector<std::unique_ptr<Pending>> expired;
+    for (uint64_t id : scheduler_.ExpireTimeouts(now)) {
+      expired.push_back(std::move(pending_[id]));
+      pending_.erase(id);
+    }
+    if (!expired.empty()) {
+      tracker_.OnRejected(static_cast<int64_t>(expired.size()));
+      lock.unlock();
+      CompleteAll(std::move(expired), TP_ERROR(kDeadlineExceeded, "the request timed out in the batch queue"));
+      lock.lock();
+      continue;
+    }
+    std::vector<uint64_t> ids = scheduler_.NextBatch(now);
+    if (!ids.empty()) {
+      std::vector<std::unique_ptr<Pending>> batch;
+      int64_t rows = 0;
+      for (uint64_t id : ids) {
+        rows += pending_[id]->rows;
+        batch.push_back(std::move(pending_[id]));
+        pending_.erase(id);
+      }
+      in_flight_ += static_cast<int64_t>(batch.size());
+      // Others may form the next batch meanwhile.
+      if (scheduler_.size() > 0) cv_.notify_one();
+      lock.unlock();
+      const int64_t count = static_cast<int64_t>(batch.size());
+      RunBatch(instance, std::move(batch));
+      lock.lock();
+      in_flight_ -= count;
+      continue;
+    }
+    if (shutdown_) return;
+    const int64_t next = scheduler_.NextEventUs(now);
+    if (next == INT64_MAX) {
+      cv_.wait(lock);
+    } else {
+      // Fake clocks in tests: never sleep longer than 1 ms at a time.
+      cv_.wait_for(lock, std::chrono::microseconds(std::clamp<int64_t>(next - now, 1, 1000)));
+    }
+  }
+}
+
+void Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch) {
+  const std::vector<IoInfo>& model = session_->inputs();
+  const int64_t start = clock_->NowMicros();
+  int64_t rows = 0;
+  for (const auto& p : batch) rows += p->rows;
+  std::vector<std::string> names;
+  for (const IoInfo& in : model) names.push_back(in.name);
+  std::vector<Tensor> inputs;
+  Status gathered = Status::Ok();
+  if (batch.size() == 1) {
+    inputs = batch[0]->inputs;  // one request: no copy
+  } else {
+    instance->buffers.resize(model.size());
+    for (size_t k = 0; k < model.size() && gathered.ok(); ++k) {
+      const Tensor& first = batch[0]->inputs[k];
+      Shape shape = first.shape();
+      shape[0] = rows;
+      const size_t bytes = NumElementsUnchecked(shape) * DTypeSize(first.dtype());
+      Tensor& buf = instance->buffers[k];
+      if (!buf.defined() || buf.nbytes() < bytes) {
+        // Room for max_batch_size rows, so it grows once.
+        Shape full = shape;
+        full[0] = options_.policy.max_batch_size;
+        auto t = Tensor::Uninitialized(first.dtype(), full);
+        if (!t.ok()) {
+          gathered = t.status();
+          break;
+        }
+        buf = std::move(t).value();
+      }
+      Tensor view(first.dtype(), shape, buf.raw_data(), buf.holder());
+      char* dst = static_cast<char*>(view.raw_data());
+      for (const auto& p : batch) {
+        const Tensor& t = p->inputs[k];
+        if (t.nbytes() > 0) std::memcpy(dst, t.raw_data(), t.nbytes());
+        dst += t.nbytes();
+      }
+      inputs.push_back(std::move(view));
+    }
+  }
+  BatchResult out = gathered.ok() ? session_->Run(names, inputs, {}) : BatchResult(gathered);
+  const int64_t end = clock_->NowMicros();
+  std::vector<int64_t> queue_us;
+  for (const auto& p : batch) queue_us.push_back(start - p->arrival_us);
+  tracker_.OnBatchDone(rows, queue_us, end - start);
+  if (!out.ok()) {
+    CompleteAll(std::move(batch), out.status());
+    return;
+  }
+  // Each caller gets its rows of every output, as views sharing the batch's memory.
+  for (const Tensor& o : *out) {
+    if (o.rank() == 0 || o.dim(0) != rows) {
+      CompleteAll(std::move(batch), TP_ERROR(kFailedPrecondition,
+                                             "an output of shape " << ShapeToString(o.shape())
+                                                                   << " is not batched along its first dimension "
+                                                                   << "(expected " << rows << " rows)"));
+      return;
+    }
+  }
+  int64_t row = 0;
+  for (auto& p : batch) {
+    std::vector<Tensor> mine;
+    for (const Tensor& o : *out) {
+      Shape shape = o.shape();
+      shape[0] = p->rows;
+      const size_t row_bytes = o.dim(0) == 0 ? 0 : o.nbytes() / static_cast<size_t>(o.dim(0));
+      mine.emplace_back(o.dtype(), shape, static_cast<char*>(const_cast<void*>(o.raw_data())) + row * row_bytes,
+                        o.holder());
+    }
+    row += p->rows;
+    Complete(std::move(p), std::move(mine));
+  }
+}
+
+}  // namespace tensorpod::internal

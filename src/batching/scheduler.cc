@@ -1,0 +1,164 @@
+#include "batching/scheduler.h"
+
+#include <algorithm>
+
+namespace tensorpod::internal {
+
+Status ValidatePolicy(const BatchPolicy& p) {
+  TP_CHECK_ARG(p.max_batch_size >= 1, "max_batch_size must be >= 1, got " << p.max_batch_size);
+  for (int64_t s : p.preferred_batch_sizes) {
+    TP_CHECK_ARG(s >= 1 && s <= p.max_batch_size,
+                 "preferred batch size " << s << " is not in [1, max_batch_size " << p.max_batch_size << "]");
+  }
+  TP_CHECK_ARG(p.max_queue_delay_us >= 0, "max_queue_delay_us must be >= 0, got " << p.max_queue_delay_us);
+  TP_CHECK_ARG(p.max_queue_size >= 0, "max_queue_size must be >= 0, got " << p.max_queue_size);
+  TP_CHECK_ARG(p.priority_levels >= 1 && p.priority_levels <= 1000,
+               "priority_levels must be in [1, 1000], got " << p.priority_levels);
+  TP_CHECK_ARG(p.default_priority >= 0 && p.default_priority <= p.priority_levels,
+               "default priority " << p.default_priority << " is not in [1, priority_levels "
+                                   << p.priority_levels << "] (or 0 for the middle level)");
+  TP_CHECK_ARG(p.default_timeout_us >= 0, "default timeout must be >= 0 us, got " << p.default_timeout_us);
+  return Status::Ok();
+}
+
+BatchScheduler::BatchScheduler(BatchPolicy policy) : policy_(std::move(policy)) {
+  std::sort(policy_.preferred_batch_sizes.begin(), policy_.preferred_batch_sizes.end());
+  if (policy_.default_priority == 0) policy_.default_priority = (policy_.priority_levels + 1) / 2;
+  queues_.resize(policy_.priority_levels + 1);
+}
+
+Status BatchScheduler::Enqueue(const QueuedRequest& r) {
+  TP_CHECK_ARG(r.rows >= 1 && r.rows <= policy_.max_batch_size,
+               "a request of batch " << r.rows << " does not fit max_batch_size " << policy_.max_batch_size);
+  const int priority = r.priority == 0 ? policy_.default_priority : r.priority;
+  TP_CHECK_ARG(priority >= 1 && priority <= policy_.priority_levels,
+               "priority " << r.priority << " is not in [1, " << policy_.priority_levels << "]");
+  TP_CHECK_ARG(r.timeout_us >= 0, "timeout must be >= 0 us, got " << r.timeout_us);
+  TP_INTERNAL_CHECK(index_.count(r.id) == 0, "request " << r.id << " queued twice");
+  if (policy_.max_queue_size > 0 && size() >= policy_.max_queue_size) {
+    return TP_ERROR(kResourceExhausted, "the batch queue is full (" << policy_.max_queue_size << " requests)");
+  }
+  // A request may shorten the default timeout, never lengthen it.
+  int64_t timeout = policy_.default_timeout_us;
+  if (r.timeout_us > 0 && (timeout == 0 || r.timeout_us < timeout)) timeout = r.timeout_us;
+  Queue& q = queues_[priority - 1];
+  q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, timeout > 0 ? r.arrival_us + timeout : 0});
+  index_[r.id] = Where{priority - 1, std::prev(q.end())};
+  return Status::Ok();
+}
+
+void BatchScheduler::Erase(uint64_t id) {
+  auto it = index_.find(id);
+  queues_[it->second.level].erase(it->second.it);
+  index_.erase(it);
+}
+
+bool BatchScheduler::Remove(uint64_t id) {
+  if (index_.count(id) == 0) return false;
+  Erase(id);
+  return true;
+}
+
+std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
+  std::vector<uint64_t> rejected;
+  Queue& delayed = queues_.back();
+  for (size_t level = 0; level + 1 < queues_.size(); ++level) {
+    Queue& q = queues_[level];
+    for (auto it = q.begin(); it != q.end();) {
+      if (it->deadline_us == 0 || it->deadline_us > now) {
+        ++it;
+        continue;
+      }
+      auto next = std::next(it);
+      if (policy_.timeout_action == TimeoutAction::kReject) {
+        rejected.push_back(it->id);
+        index_.erase(it->id);
+        q.erase(it);
+      } else {
+        it->deadline_us = 0;
+        delayed.splice(delayed.end(), q, it);
+        index_[it->id] = Where{static_cast<int>(queues_.size()) - 1, it};
+      }
+      it = next;
+    }
+  }
+  return rejected;
+}
+
+BatchScheduler::Candidate BatchScheduler::Gather() const {
+  Candidate c;
+  const std::vector<int64_t>* key = nullptr;
+  for (size_t level = 0; level < queues_.size() && !c.complete; ++level) {
+    const Queue& q = queues_[level];
+    for (auto it = q.begin(); it != q.end(); ++it) {
+      if (key == nullptr) key = &it->key;
+      if (it->key != *key) continue;
+      if (c.rows + it->rows > policy_.max_batch_size) {
+        c.complete = true;  // the next request of this key does not fit
+        break;
+      }
+      c.members.push_back(Where{static_cast<int>(level), Queue::iterator(const_cast<Queue&>(q).erase(it, it))});
+      c.rows += it->rows;
+      c.oldest_us = std::min(c.oldest_us, it->arrival_us);
+      if (c.rows == policy_.max_batch_size) {
+        c.complete = true;
+        break;
+      }
+    }
+  }
+  return c;
+}
+
+std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
+  Candidate c = Gather();
+  if (c.members.empty()) return {};
+  size_t take = c.members.size();
+  bool go = c.complete || policy_.max_queue_delay_us == 0 || now - c.oldest_us >= policy_.max_queue_delay_us;
+  if (!policy_.preferred_batch_sizes.empty()) {
+    // The longest prefix whose rows make a preferred size goes at once.
+    int64_t rows = 0;
+    size_t best = 0;
+    for (size_t i = 0; i < c.members.size(); ++i) {
+      rows += c.members[i].it->rows;
+      if (std::binary_search(policy_.preferred_batch_sizes.begin(), policy_.preferred_batch_sizes.end(), rows)) {
+        best = i + 1;
+      }
+    }
+    if (best > 0 && !(c.complete && c.rows == policy_.max_batch_size)) {
+      take = best;
+      go = true;
+    }
+  }
+  if (!go) return {};
+  std::vector<uint64_t> ids;
+  ids.reserve(take);
+  for (size_t i = 0; i < take; ++i) ids.push_back(c.members[i].it->id);
+  for (uint64_t id : ids) Erase(id);
+  return ids;
+}
+
+int64_t BatchScheduler::NextEventUs(int64_t now) const {
+  int64_t next = INT64_MAX;
+  for (size_t level = 0; level + 1 < queues_.size(); ++level) {
+    for (const Entry& e : queues_[level]) {
+      if (e.deadline_us != 0) next = std::min(next, e.deadline_us);
+    }
+  }
+  const Candidate c = Gather();
+  if (!c.members.empty() && policy_.max_queue_delay_us > 0) {
+    next = std::min(next, c.oldest_us + policy_.max_queue_delay_us);
+  }
+  return next;
+}
+
+std::vector<uint64_t> BatchScheduler::DrainAll() {
+  std::vector<uint64_t> ids;
+  for (Queue& q : queues_) {
+    for (const Entry& e : q) ids.push_back(e.id);
+    q.clear();
+  }
+  index_.clear();
+  return ids;
+}
+
+}  // namespace tensorpod::internal

@@ -1,0 +1,113 @@
+// BatchScheduler: the dynamic batcher's decisions, without threads or
+// tensors, so every rule is testable with a fake clock. It holds queued
+// requests (id, priority, batch rows, shape key, arrival time, deadline) and
+// answers "which requests form the next batch now?".
+//
+// Rules (the semantics of Triton's dynamic batcher):
+// - Requests are taken by priority (1 = highest), FIFO within a level;
+//   requests whose timeout expired with action DELAY come after all others.
+// - A batch holds requests of one shape key only (identical non-batch
+//   shapes and dtypes) and at most max_batch_size rows; a request is never
+//   split.
+// - A batch is dispatched at once when it is full, when it reaches a
+//   preferred batch size, when nothing more can join it (the next request
+//   of its key does not fit), or when its oldest request has waited
+//   max_queue_delay_us (0: at once, with what is there).
+// - A full queue (max_queue_size requests) refuses new ones.
+// Not thread-safe: the Batcher calls it under its lock.
+//
+// Example:
+//   BatchScheduler s(policy);
+//   TP_RETURN_IF_ERROR(s.Enqueue({.id = 1, .rows = 1, .key = {..}, .arrival_us = now}));
+//   std::vector<uint64_t> batch = s.NextBatch(now);   // empty: wait until s.NextEventUs()
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+
+namespace tensorpod::internal {
+
+enum class TimeoutAction { kReject, kDelay };
+
+struct BatchPolicy {
+  int64_t max_batch_size = 1;
+  std::vector<int64_t> preferred_batch_sizes;  // each in [1, max_batch_size]
+  int64_t max_queue_delay_us = 0;
+  int64_t max_queue_size = 0;                  // requests; 0: unbounded
+  int priority_levels = 1;                     // levels 1..priority_levels, 1 highest
+  int default_priority = 0;                    // 0: the middle level, (levels + 1) / 2
+  int64_t default_timeout_us = 0;              // 0: none
+  TimeoutAction timeout_action = TimeoutAction::kReject;
+};
+
+// INVALID_ARGUMENT naming the first bad field.
+Status ValidatePolicy(const BatchPolicy& p);
+
+struct QueuedRequest {
+  uint64_t id = 0;
+  int priority = 0;                // 0: the policy's default
+  int64_t rows = 1;                // the request's own batch size
+  std::vector<int64_t> key;        // shape key: requests batch only with equal keys
+  int64_t arrival_us = 0;
+  int64_t timeout_us = 0;          // 0: the policy's default; may only lower it
+};
+
+class BatchScheduler {
+ public:
+  explicit BatchScheduler(BatchPolicy policy);
+
+  // RESOURCE_EXHAUSTED when the queue is full; INVALID_ARGUMENT for a
+  // request larger than max_batch_size or a priority out of range.
+  Status Enqueue(const QueuedRequest& r);
+  // Removes a queued request (cancellation); false when it is not queued.
+  bool Remove(uint64_t id);
+  // Applies timeouts due at `now`: requests with action REJECT are removed
+  // and returned (the caller completes them with DEADLINE_EXCEEDED); DELAY
+  // requests move behind all others.
+  std::vector<uint64_t> ExpireTimeouts(int64_t now);
+  // The requests of the batch to run now, in order; empty when the batch
+  // should wait (or nothing is queued).
+  std::vector<uint64_t> NextBatch(int64_t now);
+  // The earliest time at which NextBatch or ExpireTimeouts may answer
+  // differently without a new request; INT64_MAX when never.
+  int64_t NextEventUs(int64_t now) const;
+  // Removes and returns every queued request (shutdown).
+  std::vector<uint64_t> DrainAll();
+
+  int64_t size() const { return static_cast<int64_t>(index_.size()); }
+  const BatchPolicy& policy() const { return policy_; }
+
+ private:
+  struct Entry {
+    uint64_t id;
+    int64_t rows;
+    std::vector<int64_t> key;
+    int64_t arrival_us;
+    int64_t deadline_us;  // 0: none
+  };
+  using Queue = std::list<Entry>;
+  struct Where {
+    int level;  // index into queues_; the last queue holds delayed requests
+    Queue::iterator it;
+  };
+  // The candidates of the next batch: same key as the first queued request
+  // in priority order, as many as fit. `complete` when no more can join.
+  struct Candidate {
+    std::vector<Where> members;
+    int64_t rows = 0;
+    int64_t oldest_us = INT64_MAX;
+    bool complete = false;
+  };
+  Candidate Gather() const;
+  void Erase(uint64_t id);
+
+  BatchPolicy policy_;
+  std::vector<Queue> queues_;  // priority levels 1..L, then the delayed queue
+  std::unordered_map<uint64_t, Where> index_;
+};
+
+}  // namespace tensorpod::internal
