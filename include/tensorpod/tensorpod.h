@@ -239,6 +239,9 @@ TP_API tp_status_t* tp_batcher_options_set_priority_levels(tp_batcher_options_t*
 TP_API tp_status_t* tp_batcher_options_set_default_timeout_us(tp_batcher_options_t* options, int64_t us, int reject);
 /* Batches running at once (default 1). */
 TP_API tp_status_t* tp_batcher_options_set_instances(tp_batcher_options_t* options, int instances);
+/* SLO mode when > 0: the batch cap and queue delay adapt online so the p99
+ * latency stays under this target (the configured ones are the ceilings). */
+TP_API tp_status_t* tp_batcher_options_set_slo_p99_ms(tp_batcher_options_t* options, double ms);
 /* Non-zero: callbacks are called in submission order. */
 TP_API tp_status_t* tp_batcher_options_set_preserve_ordering(tp_batcher_options_t* options, int preserve);
 

@@ -30,6 +30,8 @@ StatusOr<std::unique_ptr<Batcher>> Batcher::Create(const Session* session, const
   TP_CHECK_ARG(options.target_utilization > 0 && options.target_utilization <= 1,
                "target utilization must be in (0, 1], got " << options.target_utilization);
   TP_CHECK_ARG(options.report_window_us >= 1000, "the report window must be >= 1000 us");
+  TP_CHECK_ARG(options.slo_p99_ms >= 0 && options.slo_p99_ms <= 3'600'000,
+               "the p99 latency target must be in [0, 3600000] ms, got " << options.slo_p99_ms);
   if (options.policy.max_batch_size > 1) {
     for (const IoInfo& in : session->inputs()) {
       TP_CHECK_ARG(in.has_shape && !in.shape.empty() && in.shape[0] == kDynamicDim,
@@ -38,7 +40,11 @@ StatusOr<std::unique_ptr<Batcher>> Batcher::Create(const Session* session, const
                                      << (in.has_shape ? ShapeToString(in.shape) : std::string("unknown")));
     }
   }
-  std::unique_ptr<Batcher> b(new Batcher(session, options));
+  BatcherOptions adjusted = options;
+  if (options.slo_p99_ms > 0 && adjusted.policy.max_queue_delay_us == 0) {
+    adjusted.policy.max_queue_delay_us = static_cast<int64_t>(options.slo_p99_ms * 500);
+  }
+  std::unique_ptr<Batcher> b(new Batcher(session, adjusted));
   for (int i = 0; i < options.instances; ++i) {
     b->instances_.push_back(std::make_unique<Instance>());
   }
@@ -67,7 +73,12 @@ Batcher::Batcher(const Session* session, const BatcherOptions& options)
       options_(options),
       clock_(options.clock != nullptr ? options.clock : &SteadyClock::Get()),
       scheduler_(options.policy),
-      tracker_(clock_, TrackerOptions(options)) {}
+      tracker_(clock_, TrackerOptions(options)) {
+  if (options.slo_p99_ms > 0) {
+    slo_ = std::make_unique<SloController>(static_cast<int64_t>(options.slo_p99_ms * 1000),
+                                           options.policy.max_batch_size, options.policy.max_queue_delay_us);
+  }
+}
 
 Batcher::~Batcher() { Shutdown(); }
 
@@ -247,9 +258,12 @@ void Batcher::Worker(Instance* instance) {
       if (scheduler_.size() > 0) cv_.notify_one();
       lock.unlock();
       const int64_t count = static_cast<int64_t>(batch.size());
+      const int64_t started = clock_->NowMicros();
       RunBatch(instance, std::move(batch));
+      const int64_t finished = clock_->NowMicros();
       lock.lock();
       in_flight_ -= count;
+      if (slo_ != nullptr) AdaptToSlo(rows, finished - started, finished);
       continue;
     }
     if (shutdown_) return;
@@ -261,6 +275,19 @@ void Batcher::Worker(Instance* instance) {
       cv_.wait_for(lock, std::chrono::microseconds(std::clamp<int64_t>(next - now, 1, 1000)));
     }
   }
+}
+
+// SLO mode: feed the service time of every batch and, every 100 ms, the
+// measured p99, then apply the controller's limits. REQUIRES: mu_ held.
+void Batcher::AdaptToSlo(int64_t rows, int64_t service_us, int64_t now) {
+  slo_->OnBatch(rows, service_us);
+  if (now - slo_checked_us_ >= 100'000) {
+    slo_checked_us_ = now;
+    const LoadReport r = tracker_.Report(0, 0);
+    if (r.total.p99_ms > 0) slo_->OnP99(r.total.p99_ms * 1000);
+  }
+  const SloLimits l = slo_->Limits();
+  scheduler_.SetLimits(l.max_batch, l.delay_us);
 }
 
 void Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch) {

@@ -29,6 +29,7 @@
 #include "batching/clock.h"
 #include "batching/load_report.h"
 #include "batching/scheduler.h"
+#include "batching/slo.h"
 #include "runtime/session.h"
 
 namespace tensorpod::internal {
@@ -38,6 +39,11 @@ struct BatcherOptions {
   int instances = 1;                 // concurrent batches (worker threads)
   bool preserve_ordering = false;    // complete requests in submission order
   double target_utilization = 0.7;   // for LoadReport::recommended_replicas
+  // SLO mode when > 0: the batch cap and queue delay adapt online to keep
+  // the p99 total latency under this target (slo.h); policy.max_batch_size
+  // and policy.max_queue_delay_us are the ceilings (a delay of 0 becomes
+  // half the target).
+  double slo_p99_ms = 0;
   int64_t report_window_us = 10'000'000;
   const Clock* clock = nullptr;      // nullptr: the steady clock; must outlive the batcher
 };
@@ -84,6 +90,7 @@ class Batcher {
   StatusOr<std::vector<int64_t>> Validate(const BatchRequest& r, int64_t* rows) const;
   void Worker(Instance* instance);
   void RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch);
+  void AdaptToSlo(int64_t rows, int64_t service_us, int64_t now);
   void Complete(std::unique_ptr<Pending> p, BatchResult result);
   void CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status);
 
@@ -102,6 +109,8 @@ class Batcher {
   uint64_t next_to_deliver_ = 1;                                       // guarded by order_mu_
   std::map<uint64_t, std::pair<BatchCallback, BatchResult>> ready_;    // guarded by order_mu_
   LoadTracker tracker_;
+  std::unique_ptr<SloController> slo_;  // SLO mode; guarded by mu_
+  int64_t slo_checked_us_ = 0;          // last p99 feedback, guarded by mu_
   std::vector<std::unique_ptr<Instance>> instances_;
 };
 

@@ -21,7 +21,8 @@ Status ValidatePolicy(const BatchPolicy& p) {
   return Status::Ok();
 }
 
-BatchScheduler::BatchScheduler(BatchPolicy policy) : policy_(std::move(policy)) {
+BatchScheduler::BatchScheduler(BatchPolicy policy)
+    : policy_(std::move(policy)), max_batch_(policy_.max_batch_size), delay_us_(policy_.max_queue_delay_us) {
   std::sort(policy_.preferred_batch_sizes.begin(), policy_.preferred_batch_sizes.end());
   if (policy_.default_priority == 0) policy_.default_priority = (policy_.priority_levels + 1) / 2;
   queues_.resize(policy_.priority_levels + 1);
@@ -45,6 +46,11 @@ Status BatchScheduler::Enqueue(const QueuedRequest& r) {
   q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, timeout > 0 ? r.arrival_us + timeout : 0});
   index_[r.id] = Where{priority - 1, std::prev(q.end())};
   return Status::Ok();
+}
+
+void BatchScheduler::SetLimits(int64_t max_batch, int64_t delay_us) {
+  max_batch_ = std::clamp<int64_t>(max_batch, 1, policy_.max_batch_size);
+  delay_us_ = std::clamp<int64_t>(delay_us, 0, policy_.max_queue_delay_us);
 }
 
 void BatchScheduler::Erase(uint64_t id) {
@@ -93,14 +99,15 @@ BatchScheduler::Candidate BatchScheduler::Gather() const {
     for (auto it = q.begin(); it != q.end(); ++it) {
       if (key == nullptr) key = &it->key;
       if (it->key != *key) continue;
-      if (c.rows + it->rows > policy_.max_batch_size) {
+      // A request over a lowered (SLO) cap runs alone.
+      if (c.rows + it->rows > max_batch_ && !c.members.empty()) {
         c.complete = true;  // the next request of this key does not fit
         break;
       }
       c.members.push_back(Where{static_cast<int>(level), Queue::iterator(const_cast<Queue&>(q).erase(it, it))});
       c.rows += it->rows;
       c.oldest_us = std::min(c.oldest_us, it->arrival_us);
-      if (c.rows == policy_.max_batch_size) {
+      if (c.rows >= max_batch_) {
         c.complete = true;
         break;
       }
@@ -113,7 +120,7 @@ std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
   Candidate c = Gather();
   if (c.members.empty()) return {};
   size_t take = c.members.size();
-  bool go = c.complete || policy_.max_queue_delay_us == 0 || now - c.oldest_us >= policy_.max_queue_delay_us;
+  bool go = c.complete || delay_us_ == 0 || now - c.oldest_us >= delay_us_;
   if (!policy_.preferred_batch_sizes.empty()) {
     // The longest prefix whose rows make a preferred size goes at once.
     int64_t rows = 0;
@@ -124,7 +131,7 @@ std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
         best = i + 1;
       }
     }
-    if (best > 0 && !(c.complete && c.rows == policy_.max_batch_size)) {
+    if (best > 0 && !(c.complete && c.rows >= max_batch_)) {
       take = best;
       go = true;
     }
@@ -145,9 +152,7 @@ int64_t BatchScheduler::NextEventUs(int64_t now) const {
     }
   }
   const Candidate c = Gather();
-  if (!c.members.empty() && policy_.max_queue_delay_us > 0) {
-    next = std::min(next, c.oldest_us + policy_.max_queue_delay_us);
-  }
+  if (!c.members.empty() && delay_us_ > 0) next = std::min(next, c.oldest_us + delay_us_);
   return next;
 }
 

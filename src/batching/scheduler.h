@@ -78,6 +78,12 @@ class BatchScheduler {
   // Removes and returns every queued request (shutdown).
   std::vector<uint64_t> DrainAll();
 
+  // SLO mode: a lower batch cap and delay than the policy's (clamped to
+  // them). A request larger than the cap still runs, alone.
+  void SetLimits(int64_t max_batch, int64_t delay_us);
+  int64_t max_batch() const { return max_batch_; }
+  int64_t delay_us() const { return delay_us_; }
+
   int64_t size() const { return static_cast<int64_t>(index_.size()); }
   const BatchPolicy& policy() const { return policy_; }
 
@@ -106,6 +112,8 @@ class BatchScheduler {
   void Erase(uint64_t id);
 
   BatchPolicy policy_;
+  int64_t max_batch_;  // in effect: the policy's, or lower in SLO mode
+  int64_t delay_us_;
   std::vector<Queue> queues_;  // priority levels 1..L, then the delayed queue
   std::unordered_map<uint64_t, Where> index_;
 };

@@ -431,6 +431,12 @@ tp_status_t* tp_batcher_options_set_instances(tp_batcher_options_t* o, int insta
   return nullptr;
 }
 
+tp_status_t* tp_batcher_options_set_slo_p99_ms(tp_batcher_options_t* o, double ms) {
+  if (o == nullptr) return NullArg("options");
+  o->options.slo_p99_ms = ms;
+  return nullptr;
+}
+
 tp_status_t* tp_batcher_options_set_preserve_ordering(tp_batcher_options_t* o, int preserve) {
   if (o == nullptr) return NullArg("options");
   o->options.preserve_ordering = preserve != 0;

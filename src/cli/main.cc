@@ -29,7 +29,8 @@ constexpr const char* kUsage =
     "  run MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads T] [DEVICE FLAGS]\n"
     "                                      run once; writes DIR/<output>.npy per output\n"
     "  bench MODEL [--batch N] [--threads T] [--seconds S] [--dim NAME=VALUE ...] [--json] [DEVICE FLAGS]\n"
-    "        [--mode open-loop --rate R [--max-batch B] [--max-delay-us D] [--instances N] [--max-queue Q]]\n"
+    "        [--mode open-loop --rate R [--max-batch B] [--max-delay-us D] [--instances N] [--max-queue Q]\n"
+    "         [--slo-p99-ms T]]  requests arrive as a Poisson process, through the dynamic batcher\n"
     "                                      latency percentiles and throughput on random inputs\n"
     "  version                             print the version\n"
     "\n"
@@ -244,6 +245,7 @@ struct OpenLoop {
   int64_t max_delay_us = 0;
   int64_t instances = 1;
   int64_t max_queue = 0;
+  double slo_p99_ms = 0;
 };
 
 struct OpenLoopStats {
@@ -286,6 +288,7 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
   if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_max_queue_delay_us(o, open.max_delay_us));
   if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_instances(o, static_cast<int>(open.instances)));
   if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_max_queue_size(o, open.max_queue));
+  if (st.ok() && open.slo_p99_ms > 0) st = tp::Status::FromC(tp_batcher_options_set_slo_p99_ms(o, open.slo_p99_ms));
   tp_batcher_t* raw = nullptr;
   if (st.ok()) st = tp::Status::FromC(tp_batcher_create(session.c_session(), o, &raw));
   if (!st.ok()) return Fail(st.ToString());
@@ -366,7 +369,7 @@ int Bench(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if ((a == "--batch" || a == "--threads" || a == "--seconds" || a == "--dim" || a == "--mode" ||
          a == "--rate" || a == "--max-batch" || a == "--max-delay-us" || a == "--instances" ||
-         a == "--max-queue") &&
+         a == "--max-queue" || a == "--slo-p99-ms") &&
         i + 1 >= args.size()) {
       return Usage(a + " needs a value");
     }
@@ -389,6 +392,12 @@ int Bench(const std::vector<std::string>& args) {
       }
     } else if (a == "--instances") {
       if (!ParseInt(args[++i], 1, 256, &open.instances)) return Usage("--instances takes 1..256, got " + args[i]);
+    } else if (a == "--slo-p99-ms") {
+      char* end = nullptr;
+      open.slo_p99_ms = std::strtod(args[++i].c_str(), &end);
+      if (end == args[i].c_str() || *end != '\0' || !(open.slo_p99_ms > 0 && open.slo_p99_ms <= 3.6e6)) {
+        return Usage("--slo-p99-ms takes milliseconds in (0, 3600000], got " + args[i]);
+      }
     } else if (a == "--max-queue") {
       if (!ParseInt(args[++i], 0, 1 << 30, &open.max_queue)) return Usage("--max-queue takes 0.., got " + args[i]);
     } else if (a == "--batch") {

@@ -316,3 +316,28 @@ TEST(BatcherStressTest, ShutdownWhileFullLosesNothing) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+TEST(BatcherTest, SloModeServesCorrectly) {
+  auto session = Mlp();
+  BatcherOptions o = Options(16);
+  o.slo_p99_ms = 5;
+  o.instances = 2;
+  auto b = Batcher::Create(session.get(), o);
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::vector<std::vector<float>> xs;
+  std::vector<std::future<BatchResult>> fs;
+  for (int i = 0; i < 300; ++i) {
+    xs.push_back(RandomFloats(4, 500 + i, -2, 2));
+    fs.push_back((*b)->Submit(MlpRequest(xs.back())));
+  }
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(IsMlpOf(fs[i].get(), xs[i])) << i;
+  BatcherOptions bad = Options(16);
+  bad.slo_p99_ms = -1;
+  EXPECT_EQ(Batcher::Create(session.get(), bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal

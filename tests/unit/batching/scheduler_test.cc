@@ -199,3 +199,28 @@ TEST(SchedulerTest, PolicyValidation) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+TEST(SchedulerTest, SloLimitsLowerTheCapAndDelay) {
+  BatchScheduler s(Policy(8, 1000));
+  s.SetLimits(3, 100);
+  EXPECT_EQ(s.max_batch(), 3);
+  EXPECT_EQ(s.delay_us(), 100);
+  for (uint64_t i = 1; i <= 4; ++i) ASSERT_TRUE(s.Enqueue(Req(i, 0)).ok());
+  EXPECT_EQ(s.NextBatch(0), (Ids{1, 2, 3}));  // full at the lowered cap
+  EXPECT_TRUE(s.NextBatch(50).empty());
+  EXPECT_EQ(s.NextBatch(100), (Ids{4}));      // the lowered delay
+  // A request over the lowered cap (but within the policy's) runs alone.
+  ASSERT_TRUE(s.Enqueue(Req(5, 200, 6)).ok());
+  ASSERT_TRUE(s.Enqueue(Req(6, 200, 1)).ok());
+  EXPECT_EQ(s.NextBatch(200), (Ids{5}));
+  // Never above the policy.
+  s.SetLimits(100, 1'000'000);
+  EXPECT_EQ(s.max_batch(), 8);
+  EXPECT_EQ(s.delay_us(), 1000);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal

@@ -1,0 +1,77 @@
+#include "batching/slo.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tensorpod::internal {
+
+SloController::SloController(int64_t target_us, int64_t max_batch, int64_t max_delay_us)
+    : target_us_(std::max<int64_t>(target_us, 1)),
+      max_batch_(std::max<int64_t>(max_batch, 1)),
+      max_delay_us_(std::max<int64_t>(max_delay_us, 0)),
+      service_(static_cast<size_t>(max_batch_) + 1, 0.0) {}
+
+void SloController::OnBatch(int64_t rows, int64_t service_us) {
+  if (rows < 1 || rows > max_batch_ || service_us < 0) return;
+  double& s = service_[rows];
+  s = s == 0 ? static_cast<double>(service_us) : 0.8 * s + 0.2 * static_cast<double>(service_us);
+}
+
+void SloController::OnP99(double p99_us) {
+  if (p99_us > target_us_) {
+    delay_scale_ = std::max(0.05, delay_scale_ * 0.5);   // back off fast
+  } else if (p99_us < 0.8 * target_us_) {
+    delay_scale_ = std::min(1.0, delay_scale_ * 1.1);    // recover slowly
+  }
+}
+
+double SloController::ServiceUs(int64_t rows) const {
+  // Nearest measured sizes below and above.
+  int64_t lo = 0, hi = 0;
+  for (int64_t b = rows; b >= 1 && lo == 0; --b) if (service_[b] > 0) lo = b;
+  for (int64_t b = rows; b <= max_batch_ && hi == 0; ++b) if (service_[b] > 0) hi = b;
+  if (lo == rows) return service_[lo];
+  if (lo > 0 && hi > 0) {
+    const double t = static_cast<double>(rows - lo) / static_cast<double>(hi - lo);
+    return service_[lo] + t * (service_[hi] - service_[lo]);
+  }
+  if (lo == 0 && hi == 0) return 0;
+  if (hi > 0) {
+    // Below every measurement: scale down linearly (never below the cost of
+    // the rows themselves).
+    return service_[hi] * static_cast<double>(rows) / static_cast<double>(hi);
+  }
+  // Beyond every measurement: continue the line through the two largest
+  // measured sizes; with one, assume the same time. Batches cost less than
+  // linearly, so this errs towards trying the larger batch, whose measured
+  // time then corrects the estimate.
+  int64_t lo2 = 0;
+  for (int64_t b = lo - 1; b >= 1 && lo2 == 0; --b) if (service_[b] > 0) lo2 = b;
+  if (lo2 == 0) return service_[lo];
+  const double slope = std::max(0.0, (service_[lo] - service_[lo2]) / static_cast<double>(lo - lo2));
+  return service_[lo] + slope * static_cast<double>(rows - lo);
+}
+
+SloLimits SloController::Limits() const {
+  SloLimits l;
+  // Largest batch that runs within half the target; without measurements,
+  // the configured cap.
+  // When not even one row fits the target, it cannot hold: serve as much
+  // as possible (the largest batch) so that at least the queue drains.
+  l.max_batch = max_batch_;
+  for (int64_t b = max_batch_; b >= 1; --b) {
+    const double s = ServiceUs(b);
+    if (s == 0 || s <= 0.5 * target_us_) {
+      l.max_batch = b;
+      break;
+    }
+  }
+  // What is left of the target after a full batch's service and one more
+  // (the batch a request may wait behind), scaled by the feedback.
+  const double s = ServiceUs(l.max_batch);
+  const double room = std::max(0.0, static_cast<double>(target_us_) - 2.0 * s);
+  l.delay_us = static_cast<int64_t>(std::min<double>(static_cast<double>(max_delay_us_), room * delay_scale_));
+  return l;
+}
+
+}  // namespace tensorpod::internal
