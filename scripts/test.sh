@@ -60,6 +60,6 @@ if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build --preset tsan -j "$jobs" --target tp_unit_tests
   echo "== ThreadSanitizer: batcher tests, stress at 16 threads x 5000 requests"
   TP_BATCHER_STRESS_REQUESTS=5000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    build-tsan/tests/tp_unit_tests --gtest_filter='Batcher*:Scheduler*:LoadTracker*:QuantileSketch*'
+    build-tsan/tests/tp_unit_tests --gtest_filter='Batcher*:Scheduler*:LoadTracker*:QuantileSketch*:Slo*'
 fi
 echo "== all tests passed"
