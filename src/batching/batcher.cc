@@ -80,7 +80,20 @@ Batcher::Batcher(const Session* session, const BatcherOptions& options)
   }
 }
 
-Batcher::~Batcher() { Shutdown(); }
+Batcher::~Batcher() {
+  Shutdown();
+  // A worker skipped by a Shutdown it called itself (from a callback) is
+  // joined here. Destroying the batcher from its own callback is not
+  // allowed; detaching avoids terminating the process if it happens.
+  for (auto& inst : instances_) {
+    if (!inst->thread.joinable()) continue;
+    if (inst->thread.get_id() == std::this_thread::get_id()) {
+      inst->thread.detach();
+    } else {
+      inst->thread.join();
+    }
+  }
+}
 
 StatusOr<std::vector<int64_t>> Batcher::Validate(const BatchRequest& r, int64_t* rows) const {
   const std::vector<IoInfo>& model = session_->inputs();
@@ -126,6 +139,8 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
   p->rows = rows;
   p->done = std::move(done);
   uint64_t id = 0;
+  std::vector<std::unique_ptr<Pending>> expired;
+  Status rejected = Status::Ok();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (shutdown_) return TP_ERROR(kUnavailable, "the batcher is shut down");
@@ -137,16 +152,30 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
     q.key = std::move(key);
     q.arrival_us = p->arrival_us;
     q.timeout_us = request.timeout_us;
+    // The request is in pending_ before the scheduler knows it, so a failure
+    // in between leaves nothing half-queued.
+    p->id = q.id;
+    auto slot = pending_.emplace(q.id, std::move(p)).first;
     Status s = scheduler_.Enqueue(q);
-    if (!s.ok()) {
-      if (s.code() == StatusCode::kResourceExhausted) tracker_.OnRejected();
-      return s;
+    if (!s.ok() && s.code() == StatusCode::kResourceExhausted) {
+      // Timed-out requests may hold the room: free it (no worker may be idle
+      // to notice them).
+      expired = TakeExpired(q.arrival_us);
+      if (!expired.empty()) s = scheduler_.Enqueue(q);
     }
-    id = next_id_++;
-    p->id = id;
-    pending_[id] = std::move(p);
-    tracker_.OnArrival();
+    if (!s.ok()) {
+      pending_.erase(slot);
+      if (s.code() == StatusCode::kResourceExhausted) tracker_.OnRejected();
+      rejected = std::move(s);
+    } else {
+      id = next_id_++;
+      tracker_.OnArrival();
+    }
   }
+  if (!expired.empty()) {
+    CompleteAll(std::move(expired), TP_ERROR(kDeadlineExceeded, "the request timed out in the batch queue"));
+  }
+  if (!rejected.ok()) return rejected;
   cv_.notify_one();
   return id;
 }
@@ -198,8 +227,11 @@ void Batcher::Shutdown() {
   cv_.notify_all();
   if (!drained.empty()) tracker_.OnRejected(static_cast<int64_t>(drained.size()));
   CompleteAll(std::move(drained), TP_ERROR(kUnavailable, "the batcher shut down before the request ran"));
+  // Concurrent Shutdown calls join once; a callback calling Shutdown on a
+  // worker does not join itself.
+  std::lock_guard<std::mutex> join_lock(join_mu_);
   for (auto& inst : instances_) {
-    if (inst->thread.joinable()) inst->thread.join();
+    if (inst->thread.joinable() && inst->thread.get_id() != std::this_thread::get_id()) inst->thread.join();
   }
 }
 
@@ -208,37 +240,46 @@ void Batcher::Complete(std::unique_ptr<Pending> p, BatchResult result) {
     p->done(std::move(result));
     return;
   }
-  // Deliver in id order: hold results until every earlier request is done.
-  std::vector<std::pair<BatchCallback, BatchResult>> deliver;
-  {
-    std::lock_guard<std::mutex> lock(order_mu_);
-    ready_.emplace(p->id, std::make_pair(std::move(p->done), std::move(result)));
-    while (!ready_.empty() && ready_.begin()->first == next_to_deliver_) {
-      deliver.push_back(std::move(ready_.begin()->second));
-      ready_.erase(ready_.begin());
-      ++next_to_deliver_;
-    }
-    // Callbacks run under the lock so that two threads cannot deliver out
-    // of order; they must not block.
-    for (auto& [done, r] : deliver) done(std::move(r));
+  // Deliver in id order. One thread at a time delivers (whoever finds no
+  // one delivering); the others leave their results for it. Callbacks run
+  // without the lock, so they may Submit or Cancel (which lands here again
+  // and is delivered by the loop below).
+  std::unique_lock<std::mutex> lock(order_mu_);
+  ready_.emplace(p->id, std::make_pair(std::move(p->done), std::move(result)));
+  if (delivering_) return;
+  delivering_ = true;
+  while (!ready_.empty() && ready_.begin()->first == next_to_deliver_) {
+    auto item = std::move(ready_.begin()->second);
+    ready_.erase(ready_.begin());
+    ++next_to_deliver_;
+    lock.unlock();
+    item.first(std::move(item.second));
+    lock.lock();
   }
+  delivering_ = false;
 }
 
 void Batcher::CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status) {
   for (auto& p : ps) Complete(std::move(p), status);
 }
 
+std::vector<std::unique_ptr<Batcher::Pending>> Batcher::TakeExpired(int64_t now) {
+  std::vector<std::unique_ptr<Pending>> expired;
+  for (uint64_t id : scheduler_.ExpireTimeouts(now)) {
+    auto it = pending_.find(id);
+    expired.push_back(std::move(it->second));
+    pending_.erase(it);
+  }
+  if (!expired.empty()) tracker_.OnRejected(static_cast<int64_t>(expired.size()));
+  return expired;
+}
+
 void Batcher::Worker(Instance* instance) {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     const int64_t now = clock_->NowMicros();
-    std::vector<std::unique_ptr<Pending>> expired;
-    for (uint64_t id : scheduler_.ExpireTimeouts(now)) {
-      expired.push_back(std::move(pending_[id]));
-      pending_.erase(id);
-    }
+    std::vector<std::unique_ptr<Pending>> expired = TakeExpired(now);
     if (!expired.empty()) {
-      tracker_.OnRejected(static_cast<int64_t>(expired.size()));
       lock.unlock();
       CompleteAll(std::move(expired), TP_ERROR(kDeadlineExceeded, "the request timed out in the batch queue"));
       lock.lock();
@@ -258,12 +299,10 @@ void Batcher::Worker(Instance* instance) {
       if (scheduler_.size() > 0) cv_.notify_one();
       lock.unlock();
       const int64_t count = static_cast<int64_t>(batch.size());
-      const int64_t started = clock_->NowMicros();
-      RunBatch(instance, std::move(batch));
-      const int64_t finished = clock_->NowMicros();
+      const int64_t service_us = RunBatch(instance, std::move(batch));
       lock.lock();
       in_flight_ -= count;
-      if (slo_ != nullptr) AdaptToSlo(rows, finished - started, finished);
+      if (slo_ != nullptr) AdaptToSlo(rows, service_us, clock_->NowMicros());
       continue;
     }
     if (shutdown_) return;
@@ -290,7 +329,7 @@ void Batcher::AdaptToSlo(int64_t rows, int64_t service_us, int64_t now) {
   scheduler_.SetLimits(l.max_batch, l.delay_us);
 }
 
-void Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch) {
+int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch) {
   const std::vector<IoInfo>& model = session_->inputs();
   const int64_t start = clock_->NowMicros();
   int64_t rows = 0;
@@ -330,14 +369,16 @@ void Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>>
       inputs.push_back(std::move(view));
     }
   }
+  const int64_t run_start = clock_->NowMicros();
   BatchResult out = gathered.ok() ? session_->Run(names, inputs, {}) : BatchResult(gathered);
   const int64_t end = clock_->NowMicros();
+  const int64_t service_us = end - run_start;
   std::vector<int64_t> queue_us;
   for (const auto& p : batch) queue_us.push_back(start - p->arrival_us);
   tracker_.OnBatchDone(rows, queue_us, end - start);
   if (!out.ok()) {
     CompleteAll(std::move(batch), out.status());
-    return;
+    return service_us;
   }
   // Each caller gets its rows of every output, as views sharing the batch's memory.
   for (const Tensor& o : *out) {
@@ -346,7 +387,7 @@ void Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>>
                                              "an output of shape " << ShapeToString(o.shape())
                                                                    << " is not batched along its first dimension "
                                                                    << "(expected " << rows << " rows)"));
-      return;
+      return service_us;
     }
   }
   int64_t row = 0;
@@ -362,6 +403,7 @@ void Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>>
     row += p->rows;
     Complete(std::move(p), std::move(mine));
   }
+  return service_us;
 }
 
 }  // namespace tensorpod::internal

@@ -56,8 +56,10 @@ struct BatchRequest {
 };
 
 using BatchResult = StatusOr<std::vector<Tensor>>;
-// Called once per request, on a worker thread (or the submitting thread for
-// errors found at Submit, cancellation and shutdown). Must not block long.
+// Called once per request, on a worker thread (or the thread that caused a
+// cancellation, timeout or shutdown; with preserve_ordering, possibly the
+// thread completing an earlier request). It may Submit and Cancel; it must
+// not destroy the batcher, and should not block long.
 using BatchCallback = std::function<void(BatchResult)>;
 
 class Batcher {
@@ -89,7 +91,9 @@ class Batcher {
   Batcher(const Session* session, const BatcherOptions& options);
   StatusOr<std::vector<int64_t>> Validate(const BatchRequest& r, int64_t* rows) const;
   void Worker(Instance* instance);
-  void RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch);
+  // Returns the time Session::Run took.
+  int64_t RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch);
+  std::vector<std::unique_ptr<Pending>> TakeExpired(int64_t now);  // REQUIRES: mu_ held
   void AdaptToSlo(int64_t rows, int64_t service_us, int64_t now);
   void Complete(std::unique_ptr<Pending> p, BatchResult result);
   void CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status);
@@ -108,6 +112,8 @@ class Batcher {
   std::mutex order_mu_;
   uint64_t next_to_deliver_ = 1;                                       // guarded by order_mu_
   std::map<uint64_t, std::pair<BatchCallback, BatchResult>> ready_;    // guarded by order_mu_
+  bool delivering_ = false;                                            // guarded by order_mu_
+  std::mutex join_mu_;
   LoadTracker tracker_;
   std::unique_ptr<SloController> slo_;  // SLO mode; guarded by mu_
   int64_t slo_checked_us_ = 0;          // last p99 feedback, guarded by mu_

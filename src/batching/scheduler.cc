@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+namespace {
+// a + b without overflow past INT64_MAX (both >= 0 where it matters).
+int64_t SaturatingAdd(int64_t a, int64_t b) { return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b; }
+}  // namespace
+
 namespace tensorpod::internal {
 
 Status ValidatePolicy(const BatchPolicy& p) {
@@ -43,7 +48,7 @@ Status BatchScheduler::Enqueue(const QueuedRequest& r) {
   int64_t timeout = policy_.default_timeout_us;
   if (r.timeout_us > 0 && (timeout == 0 || r.timeout_us < timeout)) timeout = r.timeout_us;
   Queue& q = queues_[priority - 1];
-  q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, timeout > 0 ? r.arrival_us + timeout : 0});
+  q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, timeout > 0 ? SaturatingAdd(r.arrival_us, timeout) : kNoDeadline});
   index_[r.id] = Where{priority - 1, std::prev(q.end())};
   return Status::Ok();
 }
@@ -71,7 +76,7 @@ std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
   for (size_t level = 0; level + 1 < queues_.size(); ++level) {
     Queue& q = queues_[level];
     for (auto it = q.begin(); it != q.end();) {
-      if (it->deadline_us == 0 || it->deadline_us > now) {
+      if (it->deadline_us == kNoDeadline || it->deadline_us > now) {
         ++it;
         continue;
       }
@@ -81,7 +86,7 @@ std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
         index_.erase(it->id);
         q.erase(it);
       } else {
-        it->deadline_us = 0;
+        it->deadline_us = kNoDeadline;
         delayed.splice(delayed.end(), q, it);
         index_[it->id] = Where{static_cast<int>(queues_.size()) - 1, it};
       }
@@ -91,14 +96,24 @@ std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
   return rejected;
 }
 
-BatchScheduler::Candidate BatchScheduler::Gather() const {
+std::vector<const std::vector<int64_t>*> BatchScheduler::Keys() const {
+  std::vector<const std::vector<int64_t>*> keys;
+  for (const Queue& q : queues_) {
+    for (const Entry& e : q) {
+      bool seen = false;
+      for (const auto* k : keys) seen = seen || *k == e.key;
+      if (!seen) keys.push_back(&e.key);
+    }
+  }
+  return keys;
+}
+
+BatchScheduler::Candidate BatchScheduler::Gather(const std::vector<int64_t>& key) const {
   Candidate c;
-  const std::vector<int64_t>* key = nullptr;
   for (size_t level = 0; level < queues_.size() && !c.complete; ++level) {
     const Queue& q = queues_[level];
     for (auto it = q.begin(); it != q.end(); ++it) {
-      if (key == nullptr) key = &it->key;
-      if (it->key != *key) continue;
+      if (it->key != key) continue;
       // A request over a lowered (SLO) cap runs alone.
       if (c.rows + it->rows > max_batch_ && !c.members.empty()) {
         c.complete = true;  // the next request of this key does not fit
@@ -116,12 +131,9 @@ BatchScheduler::Candidate BatchScheduler::Gather() const {
   return c;
 }
 
-std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
-  Candidate c = Gather();
-  if (c.members.empty()) return {};
-  size_t take = c.members.size();
-  bool go = c.complete || delay_us_ == 0 || now - c.oldest_us >= delay_us_;
-  if (!policy_.preferred_batch_sizes.empty()) {
+size_t BatchScheduler::Ready(const Candidate& c, int64_t now) const {
+  if (c.members.empty()) return 0;
+  if (!policy_.preferred_batch_sizes.empty() && !(c.complete && c.rows >= max_batch_)) {
     // The longest prefix whose rows make a preferred size goes at once.
     int64_t rows = 0;
     size_t best = 0;
@@ -131,28 +143,39 @@ std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
         best = i + 1;
       }
     }
-    if (best > 0 && !(c.complete && c.rows >= max_batch_)) {
-      take = best;
-      go = true;
-    }
+    if (best > 0) return best;
   }
-  if (!go) return {};
-  std::vector<uint64_t> ids;
-  ids.reserve(take);
-  for (size_t i = 0; i < take; ++i) ids.push_back(c.members[i].it->id);
-  for (uint64_t id : ids) Erase(id);
-  return ids;
+  const bool go = c.complete || delay_us_ == 0 || now - c.oldest_us >= delay_us_;
+  return go ? c.members.size() : 0;
+}
+
+std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
+  // The first shape (in priority order) whose batch is ready: a batch
+  // waiting for its delay does not hold back a ready one of another shape.
+  for (const std::vector<int64_t>* key : Keys()) {
+    const Candidate c = Gather(*key);
+    const size_t take = Ready(c, now);
+    if (take == 0) continue;
+    std::vector<uint64_t> ids;
+    ids.reserve(take);
+    for (size_t i = 0; i < take; ++i) ids.push_back(c.members[i].it->id);
+    for (uint64_t id : ids) Erase(id);
+    return ids;
+  }
+  return {};
 }
 
 int64_t BatchScheduler::NextEventUs(int64_t now) const {
   int64_t next = INT64_MAX;
   for (size_t level = 0; level + 1 < queues_.size(); ++level) {
-    for (const Entry& e : queues_[level]) {
-      if (e.deadline_us != 0) next = std::min(next, e.deadline_us);
+    for (const Entry& e : queues_[level]) next = std::min(next, e.deadline_us);
+  }
+  if (delay_us_ > 0) {
+    for (const std::vector<int64_t>* key : Keys()) {
+      const Candidate c = Gather(*key);
+      if (!c.members.empty()) next = std::min(next, SaturatingAdd(c.oldest_us, delay_us_));
     }
   }
-  const Candidate c = Gather();
-  if (!c.members.empty() && delay_us_ > 0) next = std::min(next, c.oldest_us + delay_us_);
   return next;
 }
 

@@ -93,22 +93,27 @@ class BatchScheduler {
     int64_t rows;
     std::vector<int64_t> key;
     int64_t arrival_us;
-    int64_t deadline_us;  // 0: none
+    int64_t deadline_us;  // kNoDeadline: none
   };
+  static constexpr int64_t kNoDeadline = INT64_MAX;
   using Queue = std::list<Entry>;
   struct Where {
     int level;  // index into queues_; the last queue holds delayed requests
     Queue::iterator it;
   };
-  // The candidates of the next batch: same key as the first queued request
-  // in priority order, as many as fit. `complete` when no more can join.
+  // The candidates of a batch of one shape key, in priority order, as many
+  // as fit. `complete` when no more can join.
   struct Candidate {
     std::vector<Where> members;
     int64_t rows = 0;
     int64_t oldest_us = INT64_MAX;
     bool complete = false;
   };
-  Candidate Gather() const;
+  Candidate Gather(const std::vector<int64_t>& key) const;
+  // The distinct shape keys queued, in priority order of their first request.
+  std::vector<const std::vector<int64_t>*> Keys() const;
+  // How many of the candidate's requests to dispatch at `now`; 0: wait.
+  size_t Ready(const Candidate& c, int64_t now) const;
   void Erase(uint64_t id);
 
   BatchPolicy policy_;

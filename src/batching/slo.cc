@@ -14,7 +14,8 @@ SloController::SloController(int64_t target_us, int64_t max_batch, int64_t max_d
 void SloController::OnBatch(int64_t rows, int64_t service_us) {
   if (rows < 1 || rows > max_batch_ || service_us < 0) return;
   double& s = service_[rows];
-  s = s == 0 ? static_cast<double>(service_us) : 0.8 * s + 0.2 * static_cast<double>(service_us);
+  if (s == 0) measured_.insert(std::lower_bound(measured_.begin(), measured_.end(), rows), rows);
+  s = s == 0 ? std::max(1.0, static_cast<double>(service_us)) : 0.8 * s + 0.2 * static_cast<double>(service_us);
 }
 
 void SloController::OnP99(double p99_us) {
@@ -26,28 +27,29 @@ void SloController::OnP99(double p99_us) {
 }
 
 double SloController::ServiceUs(int64_t rows) const {
-  // Nearest measured sizes below and above.
-  int64_t lo = 0, hi = 0;
-  for (int64_t b = rows; b >= 1 && lo == 0; --b) if (service_[b] > 0) lo = b;
-  for (int64_t b = rows; b <= max_batch_ && hi == 0; ++b) if (service_[b] > 0) hi = b;
+  if (measured_.empty()) return 0;
+  // Nearest measured sizes below and above (binary search: Limits calls
+  // this for every size up to the cap).
+  auto above = std::lower_bound(measured_.begin(), measured_.end(), rows);
+  const int64_t hi = above == measured_.end() ? 0 : *above;
+  const int64_t lo = above != measured_.end() && *above == rows ? rows
+                     : above == measured_.begin()                ? 0
+                                                                 : *std::prev(above);
   if (lo == rows) return service_[lo];
   if (lo > 0 && hi > 0) {
     const double t = static_cast<double>(rows - lo) / static_cast<double>(hi - lo);
     return service_[lo] + t * (service_[hi] - service_[lo]);
   }
-  if (lo == 0 && hi == 0) return 0;
   if (hi > 0) {
-    // Below every measurement: scale down linearly (never below the cost of
-    // the rows themselves).
+    // Below every measurement: scale down linearly.
     return service_[hi] * static_cast<double>(rows) / static_cast<double>(hi);
   }
   // Beyond every measurement: continue the line through the two largest
   // measured sizes; with one, assume the same time. Batches cost less than
   // linearly, so this errs towards trying the larger batch, whose measured
   // time then corrects the estimate.
-  int64_t lo2 = 0;
-  for (int64_t b = lo - 1; b >= 1 && lo2 == 0; --b) if (service_[b] > 0) lo2 = b;
-  if (lo2 == 0) return service_[lo];
+  if (measured_.size() < 2) return service_[lo];
+  const int64_t lo2 = measured_[measured_.size() - 2];
   const double slope = std::max(0.0, (service_[lo] - service_[lo2]) / static_cast<double>(lo - lo2));
   return service_[lo] + slope * static_cast<double>(rows - lo);
 }

@@ -41,7 +41,8 @@ class SloController {
 
  private:
   int64_t target_us_, max_batch_, max_delay_us_;
-  std::vector<double> service_;  // EWMA per batch size, 0: not measured
+  std::vector<double> service_;    // EWMA per batch size, 0: not measured
+  std::vector<int64_t> measured_;  // sizes with a measurement, ascending
   double delay_scale_ = 1.0;     // in (0, 1]: cut on overshoot, regrown slowly
 };
 

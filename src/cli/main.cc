@@ -2,6 +2,7 @@
 // Uses only the public C++ API.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -231,6 +232,7 @@ void FillRandom(tp::Tensor& t, std::mt19937& rng) {
 }
 
 double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   const size_t k = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * (v.size() - 1) + 0.5));
   return v[k];
@@ -253,6 +255,7 @@ struct OpenLoopStats {
   std::vector<double> latencies_ms;  // successful requests
   int64_t failed = 0;
   int64_t done = 0;
+  std::chrono::steady_clock::time_point last_done;
   std::condition_variable cv;
 };
 
@@ -263,7 +266,8 @@ struct OpenLoopRequest {
 
 void OnOpenLoopDone(void* user_data, tp_status_t* status, tp_tensor_t** outputs, size_t count) {
   auto* r = static_cast<OpenLoopRequest*>(user_data);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r->sent).count();
+  const auto now = std::chrono::steady_clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - r->sent).count();
   for (size_t i = 0; i < count; ++i) tp_tensor_destroy(outputs[i]);
   {
     std::lock_guard<std::mutex> lock(r->stats->mu);
@@ -273,6 +277,7 @@ void OnOpenLoopDone(void* user_data, tp_status_t* status, tp_tensor_t** outputs,
       ++r->stats->failed;
     }
     ++r->stats->done;
+    r->stats->last_done = std::max(r->stats->last_done, now);
   }
   r->stats->cv.notify_all();
   tp_status_destroy(status);
@@ -289,6 +294,8 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
   if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_instances(o, static_cast<int>(open.instances)));
   if (st.ok()) st = tp::Status::FromC(tp_batcher_options_set_max_queue_size(o, open.max_queue));
   if (st.ok() && open.slo_p99_ms > 0) st = tp::Status::FromC(tp_batcher_options_set_slo_p99_ms(o, open.slo_p99_ms));
+  // Declared before the batcher, whose destruction may still run callbacks.
+  OpenLoopStats stats;
   tp_batcher_t* raw = nullptr;
   if (st.ok()) st = tp::Status::FromC(tp_batcher_create(session.c_session(), o, &raw));
   if (!st.ok()) return Fail(st.ToString());
@@ -299,7 +306,6 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
     cnames.push_back(names[i].c_str());
     ctensors.push_back(tensors[i].c_tensor());
   }
-  OpenLoopStats stats;
   std::mt19937_64 rng(7);
   std::exponential_distribution<double> gap(open.rate);
   using Clock = std::chrono::steady_clock;
@@ -307,9 +313,13 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
   const auto stop = start + std::chrono::duration<double>(seconds);
   auto next = start;
   int64_t submitted = 0, rejected = 0;
+  double max_lag_ms = 0;
   while (next < stop) {
     std::this_thread::sleep_until(next);
-    auto* r = new OpenLoopRequest{&stats, Clock::now()};
+    // Latency counts from when the request was due, so a generator that
+    // falls behind does not hide queueing (coordinated omission).
+    max_lag_ms = std::max(max_lag_ms, std::chrono::duration<double, std::milli>(Clock::now() - next).count());
+    auto* r = new OpenLoopRequest{&stats, next};
     tp::Status s = tp::Status::FromC(tp_batcher_submit(batcher.get(), cnames.data(), ctensors.data(),
                                                        cnames.size(), 0, 0, OnOpenLoopDone, r, nullptr));
     if (s.ok()) {
@@ -321,26 +331,32 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
     }
     next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(rng)));
   }
-  tp_load_report_t report = {};
-  tp_batcher_load_report(batcher.get(), &report);
   {
     std::unique_lock<std::mutex> lock(stats.mu);
     stats.cv.wait_for(lock, std::chrono::seconds(60), [&] { return stats.done == submitted; });
   }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  tp_load_report_t report = {};
+  tp_batcher_load_report(batcher.get(), &report);
   batcher.reset();  // anything left completes with UNAVAILABLE
   std::lock_guard<std::mutex> lock(stats.mu);
   const double offered = static_cast<double>(submitted + rejected) / seconds;
+  // Completed requests over the time from the first arrival to the last
+  // completion.
+  const double elapsed =
+      std::max(seconds, std::chrono::duration<double>(stats.last_done - start).count());
   const double throughput = static_cast<double>(stats.latencies_ms.size()) / elapsed;
   const double p50 = Percentile(stats.latencies_ms, 50), p99 = Percentile(stats.latencies_ms, 99);
   const int64_t lost = rejected + stats.failed + (submitted - stats.done);
   if (json) {
     std::printf("{\"mode\": \"open-loop\", \"rate\": %.2f, \"throughput_per_s\": %.2f, \"p50_ms\": %.4f, "
                 "\"p99_ms\": %.4f, \"mean_batch\": %.3f, \"rejected\": %lld, \"max_batch\": %lld, "
-                "\"max_delay_us\": %lld, \"instances\": %lld, \"requests\": %lld}\n",
+                "\"max_delay_us\": %lld, \"instances\": %lld, \"requests\": %lld, \"refused\": %lld, "
+                "\"failed\": %lld, \"max_generator_lag_ms\": %.3f}\n",
                 offered, throughput, p50, p99, report.mean_batch_size, static_cast<long long>(lost),
                 static_cast<long long>(open.max_batch), static_cast<long long>(open.max_delay_us),
-                static_cast<long long>(open.instances), static_cast<long long>(submitted));
+                static_cast<long long>(open.instances), static_cast<long long>(submitted),
+                static_cast<long long>(rejected), static_cast<long long>(stats.failed + (submitted - stats.done)),
+                max_lag_ms);
   } else {
     std::printf("open loop: offered %.1f req/s, achieved %.1f req/s, %lld requests, %lld rejected or failed\n",
                 offered, throughput, static_cast<long long>(submitted), static_cast<long long>(lost));

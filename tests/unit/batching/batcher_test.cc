@@ -341,3 +341,61 @@ TEST(BatcherTest, SloModeServesCorrectly) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+TEST(BatcherTest, CallbacksMaySubmitAndCancel) {
+  auto session = Mlp();
+  FakeClock clock;
+  BatcherOptions o = Options(8, 1'000'000, &clock);
+  o.preserve_ordering = true;
+  auto b = Batcher::Create(session.get(), o);
+  ASSERT_TRUE(b.ok()) << b.status();
+  // Request 1 is cancelled; its callback cancels request 2 and submits a
+  // third. Nothing deadlocks; every callback runs once, in order.
+  std::vector<std::string> seen;
+  std::mutex mu;
+  auto record = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(what);
+  };
+  std::promise<BatchResult> third;
+  auto third_done = third.get_future();
+  uint64_t second = 0;
+  auto first = (*b)->Submit(MlpRequest(RandomFloats(4, 1)), [&](BatchResult r) {
+    record("1:" + std::string(StatusCodeName(r.status().code())));
+    EXPECT_TRUE((*b)->Cancel(second));
+    auto id = (*b)->Submit(MlpRequest(RandomFloats(4, 3)), [&](BatchResult r3) {
+      record("3:" + std::string(StatusCodeName(r3.status().code())));
+      third.set_value(std::move(r3));
+    });
+    EXPECT_TRUE(id.ok());
+  });
+  ASSERT_TRUE(first.ok());
+  auto id2 = (*b)->Submit(MlpRequest(RandomFloats(4, 2)), [&](BatchResult r) {
+    record("2:" + std::string(StatusCodeName(r.status().code())));
+  });
+  ASSERT_TRUE(id2.ok());
+  second = *id2;
+  EXPECT_TRUE((*b)->Cancel(*first));
+  clock.Advance(1'000'000);  // let request 3 run
+  ASSERT_EQ(third_done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(third_done.get().ok());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"1:CANCELLED", "2:CANCELLED", "3:OK"}));
+}
+
+TEST(BatcherTest, ShutdownTwiceFromTwoThreads) {
+  auto session = Mlp();
+  auto b = Batcher::Create(session.get(), Options(4));
+  ASSERT_TRUE(b.ok());
+  std::thread t1([&] { (*b)->Shutdown(); });
+  std::thread t2([&] { (*b)->Shutdown(); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ((*b)->Submit(MlpRequest(RandomFloats(4, 1))).get().status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal

@@ -224,3 +224,27 @@ TEST(SchedulerTest, SloLimitsLowerTheCapAndDelay) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+TEST(SchedulerTest, AWaitingShapeDoesNotBlockAReadyOne) {
+  BatchScheduler s(Policy(4, 10'000));
+  ASSERT_TRUE(s.Enqueue(Req(1, 0, 1, 0, kKeyA)).ok());
+  for (uint64_t i = 2; i <= 5; ++i) ASSERT_TRUE(s.Enqueue(Req(i, 1, 1, 0, kKeyB)).ok());
+  EXPECT_EQ(s.NextBatch(100), (Ids{2, 3, 4, 5}));  // B is full; A keeps waiting
+  EXPECT_TRUE(s.NextBatch(200).empty());
+  EXPECT_EQ(s.NextEventUs(200), 10'000);
+  EXPECT_EQ(s.NextBatch(10'000), (Ids{1}));
+}
+
+TEST(SchedulerTest, HugeTimeoutsAndDelaysDoNotOverflow) {
+  BatchScheduler s(Policy(4, INT64_MAX / 2));
+  ASSERT_TRUE(s.Enqueue(Req(1, INT64_MAX / 2 + 10, 1, 0, kKeyA, INT64_MAX)).ok());
+  EXPECT_TRUE(s.ExpireTimeouts(INT64_MAX / 2 + 20).empty());
+  EXPECT_EQ(s.NextEventUs(INT64_MAX / 2 + 20), INT64_MAX);
+  EXPECT_TRUE(s.NextBatch(INT64_MAX / 2 + 20).empty());
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
