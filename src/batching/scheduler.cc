@@ -48,8 +48,10 @@ Status BatchScheduler::Enqueue(const QueuedRequest& r) {
   int64_t timeout = policy_.default_timeout_us;
   if (r.timeout_us > 0 && (timeout == 0 || r.timeout_us < timeout)) timeout = r.timeout_us;
   Queue& q = queues_[priority - 1];
-  q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, timeout > 0 ? SaturatingAdd(r.arrival_us, timeout) : kNoDeadline});
+  const int64_t deadline = timeout > 0 ? SaturatingAdd(r.arrival_us, timeout) : kNoDeadline;
+  q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, deadline});
   index_[r.id] = Where{priority - 1, std::prev(q.end())};
+  if (deadline != kNoDeadline) deadlines_.emplace(deadline, r.id);
   return Status::Ok();
 }
 
@@ -60,6 +62,8 @@ void BatchScheduler::SetLimits(int64_t max_batch, int64_t delay_us) {
 
 void BatchScheduler::Erase(uint64_t id) {
   auto it = index_.find(id);
+  const int64_t deadline = it->second.it->deadline_us;
+  if (deadline != kNoDeadline) deadlines_.erase({deadline, id});
   queues_[it->second.level].erase(it->second.it);
   index_.erase(it);
 }
@@ -71,26 +75,30 @@ bool BatchScheduler::Remove(uint64_t id) {
 }
 
 std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
+  // Deadlines are kept in order: this costs nothing while none is due.
+  std::vector<uint64_t> due;
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it) due.push_back(it->second);
+  // Requests time out in queue order (priority, then arrival).
+  std::sort(due.begin(), due.end(), [&](uint64_t a, uint64_t b) {
+    const Where& wa = index_.at(a);
+    const Where& wb = index_.at(b);
+    if (wa.level != wb.level) return wa.level < wb.level;
+    return wa.it->arrival_us != wb.it->arrival_us ? wa.it->arrival_us < wb.it->arrival_us : a < b;
+  });
   std::vector<uint64_t> rejected;
   Queue& delayed = queues_.back();
-  for (size_t level = 0; level + 1 < queues_.size(); ++level) {
-    Queue& q = queues_[level];
-    for (auto it = q.begin(); it != q.end();) {
-      if (it->deadline_us == kNoDeadline || it->deadline_us > now) {
-        ++it;
-        continue;
-      }
-      auto next = std::next(it);
-      if (policy_.timeout_action == TimeoutAction::kReject) {
-        rejected.push_back(it->id);
-        index_.erase(it->id);
-        q.erase(it);
-      } else {
-        it->deadline_us = kNoDeadline;
-        delayed.splice(delayed.end(), q, it);
-        index_[it->id] = Where{static_cast<int>(queues_.size()) - 1, it};
-      }
-      it = next;
+  const int delayed_level = static_cast<int>(queues_.size()) - 1;
+  for (uint64_t id : due) {
+    Where& w = index_.at(id);
+    deadlines_.erase({w.it->deadline_us, id});
+    if (policy_.timeout_action == TimeoutAction::kReject) {
+      rejected.push_back(id);
+      queues_[w.level].erase(w.it);
+      index_.erase(id);
+    } else {
+      w.it->deadline_us = kNoDeadline;
+      delayed.splice(delayed.end(), queues_[w.level], w.it);
+      w.level = delayed_level;  // the iterator stays valid across splice
     }
   }
   return rejected;
@@ -166,10 +174,7 @@ std::vector<uint64_t> BatchScheduler::NextBatch(int64_t now) {
 }
 
 int64_t BatchScheduler::NextEventUs(int64_t now) const {
-  int64_t next = INT64_MAX;
-  for (size_t level = 0; level + 1 < queues_.size(); ++level) {
-    for (const Entry& e : queues_[level]) next = std::min(next, e.deadline_us);
-  }
+  int64_t next = deadlines_.empty() ? INT64_MAX : deadlines_.begin()->first;
   if (delay_us_ > 0) {
     for (const std::vector<int64_t>* key : Keys()) {
       const Candidate c = Gather(*key);
@@ -180,6 +185,7 @@ int64_t BatchScheduler::NextEventUs(int64_t now) const {
 }
 
 std::vector<uint64_t> BatchScheduler::DrainAll() {
+  deadlines_.clear();
   std::vector<uint64_t> ids;
   for (Queue& q : queues_) {
     for (const Entry& e : q) ids.push_back(e.id);

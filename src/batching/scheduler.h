@@ -24,7 +24,9 @@
 
 #include <cstdint>
 #include <list>
+#include <set>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -121,6 +123,7 @@ class BatchScheduler {
   int64_t delay_us_;
   std::vector<Queue> queues_;  // priority levels 1..L, then the delayed queue
   std::unordered_map<uint64_t, Where> index_;
+  std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, id) of queued requests that have one
 };
 
 }  // namespace tensorpod::internal
