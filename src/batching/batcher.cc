@@ -74,6 +74,7 @@ Batcher::Batcher(const Session* session, const BatcherOptions& options)
       clock_(options.clock != nullptr ? options.clock : &SteadyClock::Get()),
       scheduler_(options.policy),
       tracker_(clock_, TrackerOptions(options)) {
+  for (const IoInfo& in : session->inputs()) input_names_.push_back(in.name);
   if (options.slo_p99_ms > 0) {
     slo_ = std::make_unique<SloController>(static_cast<int64_t>(options.slo_p99_ms * 1000),
                                            options.policy.max_batch_size, options.policy.max_queue_delay_us);
@@ -290,9 +291,10 @@ void Batcher::Worker(Instance* instance) {
       std::vector<std::unique_ptr<Pending>> batch;
       int64_t rows = 0;
       for (uint64_t id : ids) {
-        rows += pending_[id]->rows;
-        batch.push_back(std::move(pending_[id]));
-        pending_.erase(id);
+        auto it = pending_.find(id);
+        rows += it->second->rows;
+        batch.push_back(std::move(it->second));
+        pending_.erase(it);
       }
       in_flight_ += static_cast<int64_t>(batch.size());
       // Others may form the next batch meanwhile.
@@ -334,8 +336,7 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
   const int64_t start = clock_->NowMicros();
   int64_t rows = 0;
   for (const auto& p : batch) rows += p->rows;
-  std::vector<std::string> names;
-  for (const IoInfo& in : model) names.push_back(in.name);
+  const std::vector<std::string>& names = input_names_;
   std::vector<Tensor> inputs;
   Status gathered = Status::Ok();
   if (batch.size() == 1) {

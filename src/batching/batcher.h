@@ -20,6 +20,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -104,7 +105,8 @@ class Batcher {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   BatchScheduler scheduler_;                                   // guarded by mu_
-  std::map<uint64_t, std::unique_ptr<Pending>> pending_;       // queued, guarded by mu_
+  std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;  // queued, guarded by mu_
+  std::vector<std::string> input_names_;                            // the model's, in order
   uint64_t next_id_ = 1;                                       // guarded by mu_
   int64_t in_flight_ = 0;                                      // requests running, guarded by mu_
   bool shutdown_ = false;                                      // guarded by mu_
