@@ -52,6 +52,7 @@ Status BatchScheduler::Enqueue(const QueuedRequest& r) {
   q.push_back(Entry{r.id, r.rows, r.key, r.arrival_us, deadline});
   index_[r.id] = Where{priority - 1, std::prev(q.end())};
   if (deadline != kNoDeadline) deadlines_.emplace(deadline, r.id);
+  ++key_counts_[r.key];
   return Status::Ok();
 }
 
@@ -60,10 +61,16 @@ void BatchScheduler::SetLimits(int64_t max_batch, int64_t delay_us) {
   delay_us_ = std::clamp<int64_t>(delay_us, 0, policy_.max_queue_delay_us);
 }
 
+void BatchScheduler::DropKey(const std::vector<int64_t>& key) {
+  auto k = key_counts_.find(key);
+  if (--k->second == 0) key_counts_.erase(k);
+}
+
 void BatchScheduler::Erase(uint64_t id) {
   auto it = index_.find(id);
   const int64_t deadline = it->second.it->deadline_us;
   if (deadline != kNoDeadline) deadlines_.erase({deadline, id});
+  DropKey(it->second.it->key);
   queues_[it->second.level].erase(it->second.it);
   index_.erase(it);
 }
@@ -93,6 +100,7 @@ std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
     deadlines_.erase({w.it->deadline_us, id});
     if (policy_.timeout_action == TimeoutAction::kReject) {
       rejected.push_back(id);
+      DropKey(w.it->key);
       queues_[w.level].erase(w.it);
       index_.erase(id);
     } else {
@@ -106,6 +114,8 @@ std::vector<uint64_t> BatchScheduler::ExpireTimeouts(int64_t now) {
 
 std::vector<const std::vector<int64_t>*> BatchScheduler::Keys() const {
   std::vector<const std::vector<int64_t>*> keys;
+  // One shape queued (the usual case): no scan.
+  if (key_counts_.size() == 1) return {&key_counts_.begin()->first};
   for (const Queue& q : queues_) {
     for (const Entry& e : q) {
       bool seen = false;
@@ -186,6 +196,7 @@ int64_t BatchScheduler::NextEventUs(int64_t now) const {
 
 std::vector<uint64_t> BatchScheduler::DrainAll() {
   deadlines_.clear();
+  key_counts_.clear();
   std::vector<uint64_t> ids;
   for (Queue& q : queues_) {
     for (const Entry& e : q) ids.push_back(e.id);

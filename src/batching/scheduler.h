@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <list>
+#include <map>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -87,6 +88,12 @@ class BatchScheduler {
   int64_t delay_us() const { return delay_us_; }
 
   int64_t size() const { return static_cast<int64_t>(index_.size()); }
+  // Whether Enqueue would refuse for lack of room, even after applying the
+  // timeouts due at `now`. Cheap: for refusing early under overload.
+  bool Full(int64_t now) const {
+    return policy_.max_queue_size > 0 && size() >= policy_.max_queue_size &&
+           (deadlines_.empty() || deadlines_.begin()->first > now);
+  }
   const BatchPolicy& policy() const { return policy_; }
 
  private:
@@ -117,6 +124,7 @@ class BatchScheduler {
   // How many of the candidate's requests to dispatch at `now`; 0: wait.
   size_t Ready(const Candidate& c, int64_t now) const;
   void Erase(uint64_t id);
+  void DropKey(const std::vector<int64_t>& key);
 
   BatchPolicy policy_;
   int64_t max_batch_;  // in effect: the policy's, or lower in SLO mode
@@ -124,6 +132,7 @@ class BatchScheduler {
   std::vector<Queue> queues_;  // priority levels 1..L, then the delayed queue
   std::unordered_map<uint64_t, Where> index_;
   std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, id) of queued requests that have one
+  std::map<std::vector<int64_t>, int64_t> key_counts_;  // queued requests per shape key
 };
 
 }  // namespace tensorpod::internal

@@ -378,12 +378,13 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
     std::printf("{\"mode\": \"open-loop\", \"rate\": %.2f, \"throughput_per_s\": %.2f, \"p50_ms\": %.4f, "
                 "\"p99_ms\": %.4f, \"mean_batch\": %.3f, \"rejected\": %lld, \"max_batch\": %lld, "
                 "\"max_delay_us\": %lld, \"instances\": %lld, \"requests\": %lld, \"refused\": %lld, "
-                "\"failed\": %lld, \"max_generator_lag_ms\": %.3f}\n",
+                "\"failed\": %lld, \"max_generator_lag_ms\": %.3f, \"batch_compute_p50_ms\": %.4f, "
+                "\"busy_fraction\": %.3f}\n",
                 offered, throughput, p50, p99, report.mean_batch_size, static_cast<long long>(lost),
                 static_cast<long long>(open.max_batch), static_cast<long long>(open.max_delay_us),
                 static_cast<long long>(open.instances), static_cast<long long>(submitted),
                 static_cast<long long>(rejected), static_cast<long long>(stats.failed + (submitted - stats.done)),
-                max_lag_ms);
+                max_lag_ms, report.compute_p50_ms, report.instance_busy_fraction);
   } else {
     std::printf("open loop: offered %.1f req/s, achieved %.1f req/s, %lld requests, %lld rejected or failed\n",
                 offered, throughput, static_cast<long long>(submitted), static_cast<long long>(lost));
