@@ -222,7 +222,8 @@ typedef struct tp_batcher_t tp_batcher_t;
 
 TP_API tp_status_t* tp_batcher_options_create(tp_batcher_options_t** out);
 TP_API void tp_batcher_options_destroy(tp_batcher_options_t* options);
-/* Rows per batch (default 1: no batching). */
+/* Rows per batch (default 1: no batching; 0: the model has no batch dimension, requests
+ * run one at a time with their shapes as given). */
 TP_API tp_status_t* tp_batcher_options_set_max_batch_size(tp_batcher_options_t* options, int64_t n);
 /* Batch sizes dispatched as soon as they can be formed. */
 TP_API tp_status_t* tp_batcher_options_set_preferred_batch_sizes(tp_batcher_options_t* options, const int64_t* sizes,

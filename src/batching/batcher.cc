@@ -28,7 +28,14 @@ struct Batcher::Instance {
 
 StatusOr<std::unique_ptr<Batcher>> Batcher::Create(const Session* session, const BatcherOptions& options) {
   TP_CHECK_ARG(session != nullptr, "the batcher needs a session");
-  TP_RETURN_IF_ERROR(ValidatePolicy(options.policy));
+  // max_batch_size 0: the model has no batch dimension; requests queue as
+  // usual and run one at a time, as given (the scheduler sees batches of 1).
+  const bool unbatched = options.policy.max_batch_size == 0;
+  TP_CHECK_ARG(!unbatched || options.policy.preferred_batch_sizes.empty(),
+               "preferred batch sizes need max_batch_size >= 1 (0 means the model is not batched)");
+  BatchPolicy policy = options.policy;
+  if (unbatched) policy.max_batch_size = 1;
+  TP_RETURN_IF_ERROR(ValidatePolicy(policy));
   TP_CHECK_ARG(options.instances >= 1 && options.instances <= 256,
                "instances must be in [1, 256], got " << options.instances);
   TP_CHECK_ARG(options.target_utilization > 0 && options.target_utilization <= 1,
@@ -45,10 +52,12 @@ StatusOr<std::unique_ptr<Batcher>> Batcher::Create(const Session* session, const
     }
   }
   BatcherOptions adjusted = options;
+  adjusted.policy = policy;
   if (options.slo_p99_ms > 0 && adjusted.policy.max_queue_delay_us == 0) {
     adjusted.policy.max_queue_delay_us = static_cast<int64_t>(options.slo_p99_ms * 500);
   }
   std::unique_ptr<Batcher> b(new Batcher(session, adjusted));
+  b->unbatched_ = unbatched;
   for (int i = 0; i < options.instances; ++i) {
     b->instances_.push_back(std::make_unique<Instance>());
   }
@@ -112,11 +121,19 @@ StatusOr<std::vector<int64_t>> Batcher::Validate(const BatchRequest& r, int64_t*
     auto it = std::find(r.input_names.begin(), r.input_names.end(), model[k].name);
     TP_CHECK_ARG(it != r.input_names.end(), "input \"" << model[k].name << "\" is missing");
     const Tensor& t = r.inputs[it - r.input_names.begin()];
-    TP_CHECK_ARG(t.rank() >= 1, "input \"" << model[k].name << "\" must have a batch dimension, got a scalar");
     TP_CHECK_ARG(t.dtype() == model[k].dtype, "input \"" << model[k].name << "\": expected dtype "
                                                           << DTypeName(model[k].dtype) << ", got "
                                                           << DTypeName(t.dtype()));
     TP_CHECK_ARG(t.raw_data() != nullptr || t.num_elements() == 0, "input \"" << model[k].name << "\" has no data");
+    if (unbatched_) {
+      // Not batched: the whole shape is the key, and each request is one run.
+      key.push_back(static_cast<int64_t>(t.dtype()));
+      key.push_back(t.rank());
+      key.insert(key.end(), t.shape().begin(), t.shape().end());
+      *rows = 1;
+      continue;
+    }
+    TP_CHECK_ARG(t.rank() >= 1, "input \"" << model[k].name << "\" must have a batch dimension, got a scalar");
     if (*rows < 0) *rows = t.dim(0);
     TP_CHECK_ARG(t.dim(0) == *rows, "inputs disagree on the batch size: \"" << model[k].name << "\" has "
                                                                              << t.dim(0) << " rows, others "
@@ -411,6 +428,11 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
   tracker_.OnBatchDone(rows, queue_us, end - start);
   if (!out.ok()) {
     CompleteAll(std::move(batch), out.status());
+    return service_us;
+  }
+  if (unbatched_) {
+    // One request, run as given: its outputs are the run's.
+    Complete(std::move(batch[0]), std::move(out));
     return service_us;
   }
   // Each caller gets its rows of every output, as views sharing the batch's memory.

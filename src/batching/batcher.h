@@ -67,7 +67,9 @@ class Batcher {
  public:
   // `session` must outlive the batcher. INVALID_ARGUMENT when the policy is
   // invalid or max_batch_size > 1 on a model whose inputs have no dynamic
-  // leading (batch) dimension.
+  // leading (batch) dimension. max_batch_size 0 serves a model without a
+  // batch dimension: requests queue (priorities, timeouts, cancellation,
+  // queue limit all apply) and run one at a time with their shapes as given.
   static StatusOr<std::unique_ptr<Batcher>> Create(const Session* session, const BatcherOptions& options);
   ~Batcher();  // Shutdown()
 
@@ -101,6 +103,7 @@ class Batcher {
 
   const Session* session_;
   BatcherOptions options_;
+  bool unbatched_ = false;  // max_batch_size 0: requests run one at a time, as given
   const Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -37,7 +37,7 @@ namespace tensorpod::internal {
 enum class TimeoutAction { kReject, kDelay };
 
 struct BatchPolicy {
-  int64_t max_batch_size = 1;
+  int64_t max_batch_size = 1;                  // Batcher: 0 = the model has no batch dimension
   std::vector<int64_t> preferred_batch_sizes;  // each in [1, max_batch_size]
   int64_t max_queue_delay_us = 0;
   int64_t max_queue_size = 0;                  // requests; 0: unbounded

@@ -399,3 +399,41 @@ TEST(BatcherTest, ShutdownTwiceFromTwoThreads) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+TEST(BatcherTest, MaxBatchZeroServesModelsWithoutABatchDimension) {
+  ModelBuilder m;
+  m.Input("x", {2, 4}).Output("y", {2, 4});
+  m.Node("Relu", {"x"}, {"y"});
+  auto session = LoadForTest(m);
+  ASSERT_TRUE(session.ok()) << session.status();
+  BatcherOptions o = Options(0, 1000);
+  o.policy.max_queue_size = 8;
+  auto b = Batcher::Create(session->get(), o);
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::vector<std::future<BatchResult>> fs;
+  std::vector<std::vector<float>> xs;
+  for (int i = 0; i < 5; ++i) {
+    xs.push_back(RandomFloats(8, 40 + i, -1, 1));
+    BatchRequest r;
+    r.input_names = {"x"};
+    r.inputs = {MakeF32({2, 4}, xs.back())};
+    fs.push_back((*b)->Submit(r));
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto out = fs[i].get();
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].shape(), (Shape{2, 4}));
+    const std::vector<float> y = F32Values((*out)[0]);
+    for (size_t k = 0; k < y.size(); ++k) EXPECT_EQ(y[k], std::max(0.0f, xs[i][k])) << i << " " << k;
+  }
+  EXPECT_DOUBLE_EQ((*b)->Report().mean_batch_size, 1.0);
+  BatcherOptions bad = Options(0);
+  bad.policy.preferred_batch_sizes = {2};
+  EXPECT_EQ(Batcher::Create(session->get(), bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
