@@ -444,7 +444,7 @@ static void on_batch_done(void* user_data, tp_status_t* status, tp_tensor_t** ou
   slot->code = tp_status_code(status);
   slot->ok = status == NULL;
   slot->outputs = count;
-  if (status == NULL && count == 1) {
+  if (status == NULL && count == 2) {
     const float* y = (const float*)tp_tensor_data(outputs[0]);
     for (i = 0; i < 4 && i < (size_t)tp_tensor_num_elements(outputs[0]); ++i) slot->y[i] = y[i];
   }
@@ -495,15 +495,22 @@ static void test_batcher(const tp_session_t* s) {
   CHECK_STATUS(tp_batcher_submit(b, names, (const tp_tensor_t* const*)&x[0], 1, 0, 0, NULL, NULL, NULL),
                TP_INVALID_ARGUMENT, "callback");
   CHECK(tp_batcher_cancel(b, 999) == 0);
-  CHECK_OK(tp_batcher_load_report(b, &report));
-  CHECK(report.queue_depth >= 0 && report.recommended_replicas >= 1);
-  /* Destroy waits for running batches; anything still queued completes
-   * with TP_UNAVAILABLE. Every request's callback ran exactly once. */
+  /* Wait (up to about 10 s) until nothing is queued or running: the 1 ms
+   * queue delay lets the last request run alone. */
+  for (k = 0; k < 10000000; ++k) {
+    if (!CHECK_OK(tp_batcher_load_report(b, &report))) break;
+    if (report.queue_depth == 0 && report.in_flight == 0 && report.completed_per_s > 0) break;
+  }
+  CHECK(report.queue_depth == 0 && report.recommended_replicas >= 1);
+  /* Destroy waits for running batches (anything still queued would
+   * complete with TP_UNAVAILABLE). Every request's callback ran exactly
+   * once, with both model outputs ("y", "z") of its own row. */
   tp_batcher_destroy(b);
   for (i = 0; i < 3; ++i) {
     CHECK(slots[i].calls == 1);
+    CHECK(slots[i].ok);
     if (slots[i].ok) {
-      CHECK(slots[i].outputs == 1);
+      CHECK(slots[i].outputs == 2);
       for (k = 0; k < 4; ++k) CHECK(slots[i].y[k] == (float)(i * 4 + k) * kScale[k] + kBias[k]);
     } else {
       CHECK(slots[i].code == TP_UNAVAILABLE);
