@@ -28,15 +28,6 @@ namespace ct = cuda_tensor;
 // The highest tensor rank these kernels handle (Tile: half of it).
 constexpr int64_t kMaxRank = ct::kMaxViewRank;
 
-std::string Where(const NodeDef& node) {
-  return node.op_type + " node \"" + node.name + "\"";
-}
-
-template <typename K, typename... Args>
-StatusOr<std::unique_ptr<Kernel>> Make(Args&&... args) {
-  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
-}
-
 bool IsMovable(DType dtype) {
   if (dtype == DType::kUndefined) return true;  // unknown at load
   const size_t size = DTypeSize(dtype);
@@ -70,22 +61,6 @@ Status CheckRank(int64_t rank, int64_t max_rank, std::string_view where) {
   return TP_ERROR(kUnimplemented, where << ": rank " << rank
                                         << " exceeds the CUDA backend's "
                                         << max_rank);
-}
-
-// Product of dims [begin, end) of `shape`.
-int64_t Product(const Shape& shape, int64_t begin, int64_t end) {
-  int64_t n = 1;
-  for (int64_t d = begin; d < end; ++d) n *= shape[d];
-  return n;
-}
-
-// Dense row-major strides, in elements.
-void DenseStrides(const Shape& shape, int64_t* strides) {
-  int64_t s = 1;
-  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
-    strides[k] = s;
-    s *= shape[k];
-  }
 }
 
 Status CopyView(KernelContext& ctx, const void* src, const ct::StridedView& v,
@@ -174,7 +149,7 @@ class ViewCopyKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateViewCopy(const NodeDef& node) {
-  return Make<ViewCopyKernel>(Where(node));
+  return MakeKernel<ViewCopyKernel>(KernelWhere(node));
 }
 
 class TransposeKernel : public Kernel {
@@ -208,7 +183,7 @@ class TransposeKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateTranspose(const NodeDef& node) {
-  return Make<TransposeKernel>(Where(node), node.attrs->GetInts("perm"));
+  return MakeKernel<TransposeKernel>(KernelWhere(node), node.attrs->GetInts("perm"));
 }
 
 // Concat and Split view each tensor as [outer, axis * inner] rows and move
@@ -223,8 +198,8 @@ class ConcatKernel : public Kernel {
     TP_RETURN_IF_ERROR(CheckMovable(out.dtype(), where_));
     if (out.num_elements() == 0) return Status::Ok();
     const int64_t axis = axis_ < 0 ? axis_ + out.rank() : axis_;
-    const int64_t outer = Product(out.shape(), 0, axis);
-    const int64_t inner_bytes = Product(out.shape(), axis + 1, out.rank()) *
+    const int64_t outer = DimProduct(out.shape(), 0, axis);
+    const int64_t inner_bytes = DimProduct(out.shape(), axis + 1, out.rank()) *
                                 static_cast<int64_t>(DTypeSize(out.dtype()));
     std::vector<const void*> parts;
     std::vector<int64_t> row_bytes;
@@ -248,7 +223,7 @@ class ConcatKernel : public Kernel {
 
 StatusOr<std::unique_ptr<Kernel>> CreateConcat(const NodeDef& node) {
   TP_ASSIGN_OR_RETURN(int64_t axis, node.attrs->RequireInt("axis"));
-  return Make<ConcatKernel>(Where(node), axis);
+  return MakeKernel<ConcatKernel>(KernelWhere(node), axis);
 }
 
 // The split sizes are the outputs' sizes along the axis, which the schema
@@ -269,8 +244,8 @@ class SplitKernel : public Kernel {
     }
     if (in.num_elements() == 0) return Status::Ok();
     const int64_t axis = axis_ < 0 ? axis_ + in.rank() : axis_;
-    const int64_t outer = Product(in.shape(), 0, axis);
-    const int64_t inner_bytes = Product(in.shape(), axis + 1, in.rank()) *
+    const int64_t outer = DimProduct(in.shape(), 0, axis);
+    const int64_t inner_bytes = DimProduct(in.shape(), axis + 1, in.rank()) *
                                 static_cast<int64_t>(DTypeSize(in.dtype()));
     std::vector<void*> parts;
     std::vector<int64_t> row_bytes;
@@ -293,7 +268,7 @@ class SplitKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateSplit(const NodeDef& node) {
-  return Make<SplitKernel>(Where(node), node.attrs->GetInt("axis", 0));
+  return MakeKernel<SplitKernel>(KernelWhere(node), node.attrs->GetInt("axis", 0));
 }
 
 class SliceKernel : public Kernel {
@@ -349,7 +324,7 @@ class SliceKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateSlice(const NodeDef& node) {
-  return Make<SliceKernel>(Where(node), node.opset, *node.attrs);
+  return MakeKernel<SliceKernel>(KernelWhere(node), node.opset, *node.attrs);
 }
 
 // Out-of-range indices cannot be reported from the device: their output
@@ -373,8 +348,8 @@ class GatherKernel : public Kernel {
     const int64_t axis = axis_ < 0 ? axis_ + data.rank() : axis_;
     TP_ASSIGN_OR_RETURN(CudaStream * stream, StreamOf(ctx));
     TP_CUDA_CHECK(ct::Gather(
-        data.raw_data(), Product(data.shape(), 0, axis), data.dim(axis),
-        Product(data.shape(), axis + 1, data.rank()),
+        data.raw_data(), DimProduct(data.shape(), 0, axis), data.dim(axis),
+        DimProduct(data.shape(), axis + 1, data.rank()),
         static_cast<int>(DTypeSize(data.dtype())), indices.raw_data(),
         static_cast<int>(DTypeSize(indices.dtype())), indices.num_elements(),
         out.raw_data(), stream->get()));
@@ -387,7 +362,7 @@ class GatherKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateGather(const NodeDef& node) {
-  return Make<GatherKernel>(Where(node), node.attrs->GetInt("axis", 0));
+  return MakeKernel<GatherKernel>(KernelWhere(node), node.attrs->GetInt("axis", 0));
 }
 
 bool SupportsGather(const NodeDef& node) {
@@ -425,7 +400,7 @@ class ExpandKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateExpand(const NodeDef& node) {
-  return Make<ExpandKernel>(Where(node));
+  return MakeKernel<ExpandKernel>(KernelWhere(node));
 }
 
 // Tile views the output [r0*d0, r1*d1, ...] as [r0, d0, r1, d1, ...] reading
@@ -458,7 +433,7 @@ class TileKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateTile(const NodeDef& node) {
-  return Make<TileKernel>(Where(node));
+  return MakeKernel<TileKernel>(KernelWhere(node));
 }
 
 class PadKernel : public Kernel {
@@ -529,9 +504,9 @@ class PadKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreatePad(const NodeDef& node) {
-  std::string where = Where(node);
+  std::string where = KernelWhere(node);
   TP_ASSIGN_OR_RETURN(PadMode mode, ParsePadMode(*node.attrs, where));
-  return Make<PadKernel>(std::move(where), mode, node.opset, *node.attrs);
+  return MakeKernel<PadKernel>(std::move(where), mode, node.opset, *node.attrs);
 }
 
 bool SupportsPad(const NodeDef& node) {
@@ -701,9 +676,9 @@ class ResizeKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateResize(const NodeDef& node) {
-  std::string where = Where(node);
+  std::string where = KernelWhere(node);
   TP_ASSIGN_OR_RETURN(ResizeConfig config, ParseResize(node, where));
-  return Make<ResizeKernel>(std::move(where), std::move(config));
+  return MakeKernel<ResizeKernel>(std::move(where), std::move(config));
 }
 
 bool SupportsResize(const NodeDef& node) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -67,5 +68,14 @@ class Kernel {
 };
 
 using KernelFactory = StatusOr<std::unique_ptr<Kernel>> (*)(const NodeDef& node);
+
+// `Conv node "conv1"`: how kernels name their node in errors.
+inline std::string KernelWhere(const NodeDef& node) { return node.op_type + " node \"" + node.name + "\""; }
+
+// A factory's result: a new K built from `args`.
+template <typename K, typename... Args>
+StatusOr<std::unique_ptr<Kernel>> MakeKernel(Args&&... args) {
+  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
+}
 
 }  // namespace tensorpod::internal

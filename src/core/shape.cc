@@ -56,4 +56,18 @@ StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
   return out;
 }
 
+int64_t DimProduct(const Shape& shape, int64_t begin, int64_t end) {
+  int64_t n = 1;
+  for (int64_t d = begin; d < end; ++d) n *= shape[d];
+  return n;
+}
+
+void DenseStrides(const Shape& shape, int64_t* strides) {
+  int64_t s = 1;
+  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
+    strides[k] = s;
+    s *= shape[k];
+  }
+}
+
 }  // namespace tensorpod::internal

@@ -18,6 +18,11 @@ inline constexpr int64_t kDynamicDim = -1;
 StatusOr<int64_t> NumElements(const Shape& shape);
 // Same, for shapes already validated (no check).
 int64_t NumElementsUnchecked(const Shape& shape);
+// Product of dims [begin, end) of `shape` (1 when empty).
+int64_t DimProduct(const Shape& shape, int64_t begin, int64_t end);
+// Row-major strides of a dense tensor of `shape`, in elements, into
+// strides[0 .. rank).
+void DenseStrides(const Shape& shape, int64_t* strides);
 // "[2,3,-1]".
 std::string ShapeToString(const Shape& shape);
 

@@ -17,22 +17,6 @@
 namespace tensorpod::internal {
 namespace {
 
-std::string Where(const NodeDef& node) {
-  return node.op_type + " node \"" + node.name + "\"";
-}
-
-template <typename K, typename... Args>
-StatusOr<std::unique_ptr<Kernel>> Make(Args&&... args) {
-  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
-}
-
-// Product of dims [begin, end) of `shape`.
-int64_t Product(const Shape& shape, int64_t begin, int64_t end) {
-  int64_t n = 1;
-  for (int64_t d = begin; d < end; ++d) n *= shape[d];
-  return n;
-}
-
 // Reshape, Flatten, Squeeze and Unsqueeze: the output holds the input's
 // bytes unchanged (a runtime may alias the two, which CopyBytes allows).
 class ViewCopyKernel : public Kernel {
@@ -45,7 +29,7 @@ class ViewCopyKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateViewCopy(const NodeDef&) {
-  return Make<ViewCopyKernel>();
+  return MakeKernel<ViewCopyKernel>();
 }
 
 class TransposeKernel : public Kernel {
@@ -79,7 +63,7 @@ class TransposeKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateTranspose(const NodeDef& node) {
-  return Make<TransposeKernel>(Where(node), node.attrs->GetInts("perm"));
+  return MakeKernel<TransposeKernel>(KernelWhere(node), node.attrs->GetInts("perm"));
 }
 
 // Concat and Split view each tensor as [outer, axis * inner] rows and move
@@ -94,8 +78,8 @@ class ConcatKernel : public Kernel {
     TP_RETURN_IF_ERROR(CheckMovable(out.dtype(), where_));
     if (out.num_elements() == 0) return Status::Ok();
     const int64_t axis = axis_ < 0 ? axis_ + out.rank() : axis_;
-    const int64_t outer = Product(out.shape(), 0, axis);
-    const int64_t inner_bytes = Product(out.shape(), axis + 1, out.rank()) *
+    const int64_t outer = DimProduct(out.shape(), 0, axis);
+    const int64_t inner_bytes = DimProduct(out.shape(), axis + 1, out.rank()) *
                                 static_cast<int64_t>(DTypeSize(out.dtype()));
     const int64_t out_row = out.dim(axis) * inner_bytes;
     char* dst = static_cast<char*>(out.raw_data());
@@ -124,7 +108,7 @@ class ConcatKernel : public Kernel {
 
 StatusOr<std::unique_ptr<Kernel>> CreateConcat(const NodeDef& node) {
   TP_ASSIGN_OR_RETURN(int64_t axis, node.attrs->RequireInt("axis"));
-  return Make<ConcatKernel>(Where(node), axis);
+  return MakeKernel<ConcatKernel>(KernelWhere(node), axis);
 }
 
 class SplitKernel : public Kernel {
@@ -142,8 +126,8 @@ class SplitKernel : public Kernel {
     }
     if (in.num_elements() == 0) return Status::Ok();
     const int64_t axis = axis_ < 0 ? axis_ + in.rank() : axis_;
-    const int64_t outer = Product(in.shape(), 0, axis);
-    const int64_t inner_bytes = Product(in.shape(), axis + 1, in.rank()) *
+    const int64_t outer = DimProduct(in.shape(), 0, axis);
+    const int64_t inner_bytes = DimProduct(in.shape(), axis + 1, in.rank()) *
                                 static_cast<int64_t>(DTypeSize(in.dtype()));
     const int64_t in_row = in.dim(axis) * inner_bytes;
     const char* src = static_cast<const char*>(in.raw_data());
@@ -170,7 +154,7 @@ class SplitKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateSplit(const NodeDef& node) {
-  return Make<SplitKernel>(Where(node), node.attrs->GetInt("axis", 0));
+  return MakeKernel<SplitKernel>(KernelWhere(node), node.attrs->GetInt("axis", 0));
 }
 
 class SliceKernel : public Kernel {
@@ -226,7 +210,7 @@ class SliceKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateSlice(const NodeDef& node) {
-  return Make<SliceKernel>(Where(node), node.opset, *node.attrs);
+  return MakeKernel<SliceKernel>(KernelWhere(node), node.opset, *node.attrs);
 }
 
 class GatherKernel : public Kernel {
@@ -266,8 +250,8 @@ class GatherKernel : public Kernel {
                           << axis << " of size " << dim);
     }
     if (out->num_elements() == 0) return Status::Ok();
-    const int64_t outer = Product(data.shape(), 0, axis);
-    const int64_t block = Product(data.shape(), axis + 1, data.rank()) *
+    const int64_t outer = DimProduct(data.shape(), 0, axis);
+    const int64_t block = DimProduct(data.shape(), axis + 1, data.rank()) *
                           static_cast<int64_t>(DTypeSize(data.dtype()));
     const char* src = static_cast<const char*>(data.raw_data());
     char* dst = static_cast<char*>(out->raw_data());
@@ -289,7 +273,7 @@ class GatherKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateGather(const NodeDef& node) {
-  return Make<GatherKernel>(Where(node), node.attrs->GetInt("axis", 0));
+  return MakeKernel<GatherKernel>(KernelWhere(node), node.attrs->GetInt("axis", 0));
 }
 
 class ShapeKernel : public Kernel {
@@ -313,7 +297,7 @@ class ShapeKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateShape(const NodeDef& node) {
-  return Make<ShapeKernel>(node.opset, *node.attrs);
+  return MakeKernel<ShapeKernel>(node.opset, *node.attrs);
 }
 
 class SizeKernel : public Kernel {
@@ -325,7 +309,7 @@ class SizeKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateSize(const NodeDef&) {
-  return Make<SizeKernel>();
+  return MakeKernel<SizeKernel>();
 }
 
 // Expand reads the input with stride 0 along broadcast dimensions.
@@ -358,7 +342,7 @@ class ExpandKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateExpand(const NodeDef& node) {
-  return Make<ExpandKernel>(Where(node));
+  return MakeKernel<ExpandKernel>(KernelWhere(node));
 }
 
 // Tile views the output [r0*d0, r1*d1, ...] as [r0, d0, r1, d1, ...] reading
@@ -393,7 +377,7 @@ class TileKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateTile(const NodeDef& node) {
-  return Make<TileKernel>(Where(node));
+  return MakeKernel<TileKernel>(KernelWhere(node));
 }
 
 class FillKernel : public Kernel {
@@ -414,15 +398,15 @@ class FillKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateConstantOfShape(const NodeDef& node) {
-  const std::string where = Where(node);
+  const std::string where = KernelWhere(node);
   uint64_t bits = 0;
   const Tensor* value = node.attrs->GetTensor("value");
-  if (value == nullptr) return Make<FillKernel>(bits, sizeof(float));
+  if (value == nullptr) return MakeKernel<FillKernel>(bits, sizeof(float));
   TP_RETURN_IF_ERROR(CheckMovable(value->dtype(), where));
   TP_CHECK_ARG(value->num_elements() == 1,
                where << ": attribute \"value\" must hold one element");
   std::memcpy(&bits, value->raw_data(), DTypeSize(value->dtype()));
-  return Make<FillKernel>(bits, DTypeSize(value->dtype()));
+  return MakeKernel<FillKernel>(bits, DTypeSize(value->dtype()));
 }
 
 class ConstantKernel : public Kernel {
@@ -440,8 +424,8 @@ class ConstantKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateConstant(const NodeDef& node) {
-  TP_ASSIGN_OR_RETURN(Tensor value, ConstantOpValue(*node.attrs, Where(node)));
-  return Make<ConstantKernel>(std::move(value));
+  TP_ASSIGN_OR_RETURN(Tensor value, ConstantOpValue(*node.attrs, KernelWhere(node)));
+  return MakeKernel<ConstantKernel>(std::move(value));
 }
 
 class RangeKernel : public Kernel {
@@ -486,7 +470,7 @@ class RangeKernel : public Kernel {
 };
 
 StatusOr<std::unique_ptr<Kernel>> CreateRange(const NodeDef& node) {
-  return Make<RangeKernel>(Where(node));
+  return MakeKernel<RangeKernel>(KernelWhere(node));
 }
 
 }  // namespace

@@ -288,12 +288,4 @@ Status CheckRank(int64_t rank, std::string_view where) {
                                         << kMaxTensorRank);
 }
 
-void DenseStrides(const Shape& shape, int64_t* strides) {
-  int64_t s = 1;
-  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
-    strides[k] = s;
-    s *= shape[k];
-  }
-}
-
 }  // namespace tensorpod::internal

@@ -56,8 +56,4 @@ Status CheckMovable(DType dtype, std::string_view where);
 // UNIMPLEMENTED naming the node unless `rank` <= kMaxTensorRank.
 Status CheckRank(int64_t rank, std::string_view where);
 
-// Dense row-major strides, in elements. REQUIRES: `strides` holds
-// shape.size() entries.
-void DenseStrides(const Shape& shape, int64_t* strides);
-
 }  // namespace tensorpod::internal
