@@ -17,6 +17,7 @@
 #   TP_CUDA_ARCH      CUDA architectures (default: native, falling back to 90; --bundle: 90)
 #   TP_GPU_BUDGET_S   seconds for the whole run (default 480); each step is cut to what is left
 #   TP_PYTHON         the Python with numpy/onnx/onnxruntime/pytest/torch (default python3)
+#   TP_GPU_UNIT_FILTER  gtest filter for the unit tests of a bundle run (default: all)
 #
 # Every step runs under `timeout`; a failed step does not stop the others.
 # Exit status 1 when any step failed, 0 otherwise (skipped steps say why).
@@ -29,7 +30,7 @@ PY=${TP_PYTHON:-python3}
 JOBS=$(nproc 2>/dev/null || echo 16)
 
 usage() {
-  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -281,7 +282,7 @@ fi
 # 2. Unit tests (bundle only; a build here runs them in ctest below).
 if [[ "$MODE" == bundle ]] && have "${BIN_UNIT:-}"; then
   run_step "unit tests" 150 "$OUT/unit_tests.log" env LD_LIBRARY_PATH="$TP_LD_PATH" "$BIN_UNIT" \
-    --gtest_output="xml:$OUT/unit_tests.xml"
+    --gtest_output="xml:$OUT/unit_tests.xml" --gtest_filter="${TP_GPU_UNIT_FILTER:-*}"
 fi
 
 # 3. Whole models through the CLI on cuda:0 against onnxruntime.
