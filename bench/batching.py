@@ -61,9 +61,11 @@ from onnx import TensorProto, helper
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "models"))
-from make_models import IR_VERSION, OPSET, mlp, resnet_cnn  # noqa: E402
+from make_models import IR_VERSION, OPSET, minilm_encoder, mlp, resnet_cnn  # noqa: E402
 
-MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"mlp": mlp, "cnn": resnet_cnn}
+MODELS: dict[str, Callable[[], onnx.ModelProto]] = {"mlp": mlp, "cnn": resnet_cnn, "encoder": minilm_encoder}
+# Extra `tensorpod bench` arguments per model: the encoder's sequence length.
+MODEL_ARGS: dict[str, tuple[str, ...]] = {"encoder": ("--dim", "seq=128")}
 BATCH_SIZES = (1, 2, 4, 8, 16, 32)
 MAX_BATCH = 32
 DELAY_RANGE_US = (200, 500)
@@ -118,14 +120,16 @@ class ModelResult:
 class Cli:
     """Runs ``tensorpod bench ... --json`` and parses its one-line answer."""
 
-    def __init__(self, path: Path, threads: int, seconds: float) -> None:
+    def __init__(self, path: Path, threads: int, seconds: float, device: str = "cpu", instances: int = 1) -> None:
         self.path = path
         self.threads = threads
         self.seconds = seconds
+        self.device = device
+        self.instances = instances
 
     def _bench(self, model: Path, *args: str) -> dict:
         cmd = [str(self.path), "bench", str(model), "--threads", str(self.threads), "--seconds",
-               str(self.seconds), "--json", *args]
+               str(self.seconds), "--device", self.device, "--json", *MODEL_ARGS.get(model.stem, ()), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{shlex.join(cmd)} exited with {proc.returncode}: {proc.stderr.strip()}")
@@ -148,7 +152,8 @@ class Cli:
             cli.open(Path("/tmp/mlp.onnx"), "batcher", 20000, 32, 200, 128).p99_ms
         """
         r = self._bench(model, "--mode", "open-loop", "--rate", f"{rate:.1f}", "--max-batch", str(max_batch),
-                        "--max-delay-us", str(delay_us), "--max-queue", str(max_queue))
+                        "--max-delay-us", str(delay_us), "--max-queue", str(max_queue),
+                        "--instances", str(self.instances))
         return Point(config, r["rate"], r["throughput_per_s"], r["p50_ms"], r["p99_ms"], r["mean_batch"],
                      r["refused"], r["failed"], r["max_generator_lag_ms"])
 
@@ -412,6 +417,15 @@ def cpu_model() -> str:
     return "unknown"
 
 
+def gpu_name() -> str:
+    """``nvidia-smi -L``'s first line, or why there is none."""
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unknown ({e})"
+    return out.splitlines()[0] if out else "unknown"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cli", help="tensorpod binary (default: build/src/tensorpod, else build-nocuda/src/tensorpod; "
@@ -419,6 +433,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--models", default="mlp,cnn", help=f"comma-separated, from {','.join(MODELS)} (default mlp,cnn)")
     p.add_argument("--seconds", type=float, help="seconds per point (default 2; 1 with --quick)")
     p.add_argument("--threads", type=int, default=1, help="engine threads (default 1)")
+    p.add_argument("--device", default="cpu", help="tensorpod device: cpu (default), cuda, cuda:N")
+    p.add_argument("--instances", type=int, default=1,
+                   help="batcher execution instances in the open loop (default 1; closed loop is one caller)")
     p.add_argument("--quick", action="store_true", help="5 rates instead of 8, 1 s per point")
     p.add_argument("--max-delay-us", type=int, help="batcher max queue delay (default: batch-1 p50 in [200, 500])")
     p.add_argument("--max-queue", type=int, default=4 * MAX_BATCH,
@@ -440,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join([sys.executable, *sys.argv])
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = loadavg()
-    cli = Cli(find_cli(args.cli), args.threads, args.seconds)
+    cli = Cli(find_cli(args.cli), args.threads, args.seconds, args.device, args.instances)
     version = cli.version()
     built = modified(cli.path)
     log(f"{version} at {cli.path}; load {load_start}")
@@ -464,8 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- date: {started.isoformat(timespec='seconds')}",
         f"- CPU: {cpu_model()}, nproc {os.cpu_count()}; /proc/loadavg at start `{load_start}`, "
         f"at end `{load_end}`",
-        f"- {version} ({cli.path}, built {built}; source at git {git_revision()}); {args.threads} engine "
-        f"thread(s), {args.seconds:g} s per point, max queue {args.max_queue}",
+        *([f"- GPU: {gpu_name()}"] if args.device != "cpu" else []),
+        f"- {version} ({cli.path}, built {built}; source at git {git_revision()}); device {args.device}, "
+        f"{args.threads} engine thread(s), {args.instances} batcher instance(s), {args.seconds:g} s per point, "
+        f"max queue {args.max_queue}",
         *(["- **the CLI was rebuilt during the run: the points mix two builds**"] if rebuilt else []),
         f"- batcher: max batch {MAX_BATCH}, max queue delay as listed; no batching: max batch 1, delay 0. "
         f"The p99 bound is the delay + 2 x the closed-loop p50 at the mean batch, checked where offered <= "

@@ -11,8 +11,11 @@
 namespace tensorpod::internal {
 namespace {
 
+// The CPU session these tests are about: with "auto", a machine with a GPU
+// would place the session there.
 SessionOptions OneThread() {
   SessionOptions o;
+  o.device = "cpu";
   o.threads = 1;
   return o;
 }
