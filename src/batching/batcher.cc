@@ -88,6 +88,7 @@ Batcher::Batcher(const Session* session, const BatcherOptions& options)
       scheduler_(options.policy),
       tracker_(clock_, TrackerOptions(options)) {
   for (const IoInfo& in : session->inputs()) input_names_.push_back(in.name);
+  full_message_ = "the batch queue is full (" + std::to_string(options.policy.max_queue_size) + " requests)";
   if (options.slo_p99_ms > 0) {
     slo_ = std::make_unique<SloController>(static_cast<int64_t>(options.slo_p99_ms * 1000),
                                            options.policy.max_batch_size, options.policy.max_queue_delay_us);
@@ -150,6 +151,12 @@ StatusOr<std::vector<int64_t>> Batcher::Validate(const BatchRequest& r, int64_t*
 
 StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
   TP_CHECK_ARG(done != nullptr, "Submit needs a completion callback");
+  const int64_t full_until = full_until_us_.load(std::memory_order_acquire);
+  if (full_until >= 0 && clock_->NowMicros() < full_until) {
+    // Overload: refuse before validating, allocating or locking.
+    tracker_.OnRejected();
+    return Status(StatusCode::kResourceExhausted, full_message_);
+  }
   int64_t rows = 0;
   TP_ASSIGN_OR_RETURN(std::vector<int64_t> key, Validate(request, &rows));
   auto p = std::make_unique<Pending>();
@@ -168,10 +175,10 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
     if (shutdown_) return TP_ERROR(kUnavailable, "the batcher is shut down");
     p->arrival_us = clock_->NowMicros();
     if (scheduler_.Full(p->arrival_us)) {
-      // Refuse overload cheaply: no allocation, nothing to undo.
+      // Refuse overload cheaply: nothing queued, nothing to undo.
+      PublishFull();
       tracker_.OnRejected();
-      return TP_ERROR(kResourceExhausted,
-                      "the batch queue is full (" << options_.policy.max_queue_size << " requests)");
+      return Status(StatusCode::kResourceExhausted, full_message_);
     }
     QueuedRequest q;
     q.id = next_id_;
@@ -199,6 +206,7 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
       id = next_id_++;
       tracker_.OnArrival();
     }
+    PublishFull();
   }
   if (!expired.empty()) {
     CompleteAll(std::move(expired), TP_ERROR(kDeadlineExceeded, "the request timed out in the batch queue"));
@@ -224,6 +232,7 @@ bool Batcher::Cancel(uint64_t id) {
     auto it = pending_.find(id);
     p = std::move(it->second);
     pending_.erase(it);
+    PublishFull();
   }
   cv_.notify_all();  // the batch being formed may have changed
   Complete(std::move(p), TP_ERROR(kCancelled, "request " << id << " was cancelled"));
@@ -250,6 +259,7 @@ void Batcher::Shutdown() {
         drained.push_back(std::move(pending_[id]));
         pending_.erase(id);
       }
+      PublishFull();
     }
   }
   cv_.notify_all();
@@ -315,8 +325,19 @@ std::vector<std::unique_ptr<Batcher::Pending>> Batcher::TakeExpired(int64_t now)
     expired.push_back(std::move(it->second));
     pending_.erase(it);
   }
-  if (!expired.empty()) tracker_.OnRejected(static_cast<int64_t>(expired.size()));
+  if (!expired.empty()) {
+    tracker_.OnRejected(static_cast<int64_t>(expired.size()));
+    PublishFull();
+  }
   return expired;
+}
+
+void Batcher::PublishFull() {
+  int64_t until = -1;
+  if (options_.policy.max_queue_size > 0 && scheduler_.size() >= options_.policy.max_queue_size) {
+    until = scheduler_.EarliestDeadlineUs();
+  }
+  full_until_us_.store(until, std::memory_order_release);
 }
 
 void Batcher::Worker(Instance* instance) {
@@ -346,6 +367,7 @@ void Batcher::Worker(Instance* instance) {
         pending_.erase(it);
       }
       in_flight_ += static_cast<int64_t>(batch.size());
+      PublishFull();
       // Others may form the next batch meanwhile.
       if (scheduler_.size() > 0) cv_.notify_one();
       lock.unlock();
@@ -448,12 +470,13 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
   int64_t row = 0;
   for (auto& p : batch) {
     std::vector<Tensor> mine;
+    mine.reserve(out->size());
     for (const Tensor& o : *out) {
       Shape shape = o.shape();
       shape[0] = p->rows;
       const size_t row_bytes = o.dim(0) == 0 ? 0 : o.nbytes() / static_cast<size_t>(o.dim(0));
-      mine.emplace_back(o.dtype(), shape, static_cast<char*>(const_cast<void*>(o.raw_data())) + row * row_bytes,
-                        o.holder());
+      mine.emplace_back(o.dtype(), std::move(shape),
+                        static_cast<char*>(const_cast<void*>(o.raw_data())) + row * row_bytes, o.holder());
     }
     row += p->rows;
     Complete(std::move(p), std::move(mine));

@@ -15,6 +15,7 @@
 //   auto result = batcher->Submit({{"x"}, {x}}).get();   // StatusOr<std::vector<Tensor>>
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -98,6 +99,9 @@ class Batcher {
   int64_t RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch);
   std::vector<std::unique_ptr<Pending>> TakeExpired(int64_t now);  // REQUIRES: mu_ held
   void AdaptToSlo(int64_t rows, int64_t service_us, int64_t now);
+  // Publishes whether the queue is full, for Submit's lock-free refusal.
+  // REQUIRES: mu_ held, after every change to the queue.
+  void PublishFull();
   void Complete(std::unique_ptr<Pending> p, BatchResult result);
   void CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status);
 
@@ -113,6 +117,13 @@ class Batcher {
   uint64_t next_id_ = 1;                                       // guarded by mu_
   int64_t in_flight_ = 0;                                      // requests running, guarded by mu_
   bool shutdown_ = false;                                      // guarded by mu_
+  // While the queue is full: the time (us) until which it stays full unless
+  // a request leaves it (the earliest queued deadline, INT64_MAX without
+  // one); -1 when there is room. Written under mu_, read without it, so
+  // that overload is refused without contending for the lock the workers
+  // need.
+  std::atomic<int64_t> full_until_us_{-1};
+  std::string full_message_;  // the refusal's message, built once
   // preserve_ordering: results wait here until every earlier request is done.
   std::mutex order_mu_;
   uint64_t next_to_deliver_ = 1;                                       // guarded by order_mu_

@@ -62,13 +62,14 @@ int QuantileSketch::Bucket(double v) const {
   return static_cast<int>(std::ceil(std::log(v) / log_gamma_));
 }
 
-void QuantileSketch::Add(double value) {
-  ++count_;
+void QuantileSketch::Add(double value, int64_t n) {
+  if (n <= 0) return;
+  count_ += n;
   if (!(value >= kMinPositive)) {
-    ++zeros_;
+    zeros_ += n;
     return;
   }
-  AddToBucket(Bucket(std::min(value, kMaxValue)), 1, &offset_, &counts_);
+  AddToBucket(Bucket(std::min(value, kMaxValue)), n, &offset_, &counts_);
 }
 
 void QuantileSketch::Merge(const QuantileSketch& other) {
@@ -148,8 +149,7 @@ void LoadTracker::OnArrival(int64_t requests) {
 }
 
 void LoadTracker::OnRejected(int64_t requests) {
-  std::lock_guard<std::mutex> lock(mu_);
-  rejected_ += requests;
+  rejected_.fetch_add(requests, std::memory_order_relaxed);
 }
 
 void LoadTracker::OnBatchDone(int64_t items,
@@ -163,10 +163,10 @@ void LoadTracker::OnBatchDone(int64_t items,
   s.items += items;
   s.busy_us += compute_us;
   s.compute_us_sum += compute_us * requests;
+  s.compute.Add(compute_us / 1e3, requests);
   for (int64_t q : queue_us) {
     s.queue_us_sum += q;
     s.queue.Add(q / 1e3);
-    s.compute.Add(compute_us / 1e3);
     s.total.Add((q + compute_us) / 1e3);
   }
 }
@@ -199,7 +199,7 @@ LoadReport LoadTracker::Report(int64_t queue_depth, int64_t in_flight) const {
   LoadReport r;
   r.queue_depth = queue_depth;
   r.in_flight = in_flight;
-  r.rejected = rejected_;
+  r.rejected = rejected_.load(std::memory_order_relaxed);
   // At least 1 ms, so a report right after start divides by something.
   r.window_us = std::max<int64_t>(now - std::max(oldest, started_us_), 1000);
   const double seconds = r.window_us / 1e6;

@@ -9,6 +9,7 @@
 //   LoadReport r = t.Report(/*queue_depth=*/3, /*in_flight=*/1);
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -23,7 +24,7 @@ namespace tensorpod::internal {
 class QuantileSketch {
  public:
   explicit QuantileSketch(double alpha = 0.01);
-  void Add(double value);
+  void Add(double value, int64_t n = 1);  // n copies of value
   void Merge(const QuantileSketch& other);
   void Clear();
   int64_t count() const { return count_; }
@@ -94,7 +95,7 @@ class LoadTracker {
   int64_t slice_us_;
   mutable std::mutex mu_;
   mutable std::vector<Slice> slices_;  // ring, guarded by mu_
-  int64_t rejected_ = 0;               // guarded by mu_
+  std::atomic<int64_t> rejected_{0};   // lock-free: refusals under overload must not contend
   int64_t started_us_;
 };
 

@@ -88,11 +88,12 @@ class BatchScheduler {
   int64_t delay_us() const { return delay_us_; }
 
   int64_t size() const { return static_cast<int64_t>(index_.size()); }
+  // The earliest deadline of a queued request; INT64_MAX when none has one.
+  int64_t EarliestDeadlineUs() const { return deadlines_.empty() ? INT64_MAX : deadlines_.begin()->first; }
   // Whether Enqueue would refuse for lack of room, even after applying the
   // timeouts due at `now`. Cheap: for refusing early under overload.
   bool Full(int64_t now) const {
-    return policy_.max_queue_size > 0 && size() >= policy_.max_queue_size &&
-           (deadlines_.empty() || deadlines_.begin()->first > now);
+    return policy_.max_queue_size > 0 && size() >= policy_.max_queue_size && EarliestDeadlineUs() > now;
   }
   const BatchPolicy& policy() const { return policy_; }
 

@@ -484,6 +484,7 @@ tp_status_t* tp_batcher_submit(tp_batcher_t* batcher, const char* const* input_n
       }
       std::vector<tp_tensor_t*> outs;
       try {
+        outs.reserve(result->size());
         for (ti::Tensor& t : *result) outs.push_back(Wrap(std::move(t)));
       } catch (const std::bad_alloc&) {
         for (tp_tensor_t* t : outs) delete t;

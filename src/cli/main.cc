@@ -322,10 +322,15 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
   if (!st.ok()) return Fail(st.ToString());
   std::unique_ptr<tp_batcher_t, void (*)(tp_batcher_t*)> batcher(raw, &tp_batcher_destroy);
   std::vector<const char*> cnames;
+  // Each request borrows the input data, as a client submitting its own
+  // buffers does (they stay alive until the last request completes), rather
+  // than sharing one reference-counted tensor that every request would copy.
+  std::vector<tp::Tensor> borrowed;
   std::vector<const tp_tensor_t*> ctensors;
   for (size_t i = 0; i < names.size(); ++i) {
     cnames.push_back(names[i].c_str());
-    ctensors.push_back(tensors[i].c_tensor());
+    borrowed.push_back(tp::Tensor::Borrow(tensors[i].data(), tensors[i].shape(), tensors[i].dtype()));
+    ctensors.push_back(borrowed.back().c_tensor());
   }
   std::mt19937_64 rng(7);
   std::exponential_distribution<double> gap(open.rate);

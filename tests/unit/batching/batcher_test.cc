@@ -152,6 +152,51 @@ TEST(BatcherTest, QueueFullIsRefusedAtOnce) {
   EXPECT_EQ(f2.get().status().code(), StatusCode::kUnavailable);
 }
 
+// A full queue refuses without taking the lock; the refusal must end the
+// moment a request leaves the queue (cancelled, timed out, dispatched).
+TEST(BatcherTest, FullQueueTakesRequestsAgainOnceRoomIsMade) {
+  auto session = Mlp();
+  FakeClock clock;
+  BatcherOptions o = Options(8, 1'000'000, &clock);
+  o.policy.max_queue_size = 2;
+  auto b = Batcher::Create(session.get(), o);
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::promise<BatchResult> p1;
+  auto f1 = p1.get_future();
+  auto id1 = (*b)->Submit(MlpRequest(RandomFloats(4, 1)), [&p1](BatchResult r) { p1.set_value(std::move(r)); });
+  ASSERT_TRUE(id1.ok());
+  BatchRequest timed = MlpRequest(RandomFloats(4, 2));
+  timed.timeout_us = 500;
+  auto f2 = (*b)->Submit(std::move(timed));
+  for (int i = 0; i < 3; ++i) {
+    auto refused = (*b)->Submit(MlpRequest(RandomFloats(4, 3)), [](BatchResult) { ADD_FAILURE() << "called"; });
+    EXPECT_TRUE(StatusIs(refused.status(), StatusCode::kResourceExhausted, {"full", "2 requests"}));
+  }
+  // Cancelling makes room at once.
+  EXPECT_TRUE((*b)->Cancel(*id1));
+  EXPECT_EQ(f1.get().status().code(), StatusCode::kCancelled);
+  auto f3 = (*b)->Submit(MlpRequest(RandomFloats(4, 4)));
+  EXPECT_TRUE(StatusIs((*b)->Submit(MlpRequest(RandomFloats(4, 5)), [](BatchResult) {}).status(),
+                       StatusCode::kResourceExhausted, {"full"}));
+  // Past its deadline the timed request no longer holds its place, even
+  // before a worker notices.
+  clock.Advance(500);
+  const std::vector<float> x = RandomFloats(4, 6);
+  auto f4 = (*b)->Submit(MlpRequest(x));
+  ASSERT_EQ(f2.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(f2.get().status().code(), StatusCode::kDeadlineExceeded);
+  // Dispatching makes room too.
+  clock.Advance(1'000'000);
+  ASSERT_EQ(f4.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(IsMlpOf(f4.get(), x));
+  EXPECT_TRUE(f3.get().ok());
+  auto f5 = (*b)->Submit(MlpRequest(x));
+  clock.Advance(1'000'000);
+  ASSERT_EQ(f5.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(IsMlpOf(f5.get(), x));
+  EXPECT_EQ((*b)->Report().rejected, 5);  // 4 refused, 1 timed out
+}
+
 TEST(BatcherTest, ShutdownCompletesEveryQueuedRequest) {
   auto session = Mlp();
   FakeClock clock;
