@@ -159,7 +159,7 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
   }
   int64_t rows = 0;
   TP_ASSIGN_OR_RETURN(std::vector<int64_t> key, Validate(request, &rows));
-  auto p = std::make_unique<Pending>();
+  std::unique_ptr<Pending> p = NewPending();
   // Model input order.
   for (const IoInfo& in : session_->inputs()) {
     auto it = std::find(request.input_names.begin(), request.input_names.end(), in.name);
@@ -187,10 +187,10 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
     q.key = std::move(key);
     q.arrival_us = p->arrival_us;
     q.timeout_us = request.timeout_us;
-    // The request is in pending_ before the scheduler knows it, so a failure
-    // in between leaves nothing half-queued.
+    // The scheduler holds the request (as its payload) once Enqueue
+    // succeeds; until then it stays ours, so a refusal leaves nothing behind.
     p->id = q.id;
-    auto slot = pending_.emplace(q.id, std::move(p)).first;
+    q.payload = p.get();
     Status s = scheduler_.Enqueue(q);
     if (!s.ok() && s.code() == StatusCode::kResourceExhausted) {
       // Timed-out requests may hold the room: free it (no worker may be idle
@@ -199,10 +199,10 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
       if (!expired.empty()) s = scheduler_.Enqueue(q);
     }
     if (!s.ok()) {
-      pending_.erase(slot);
       if (s.code() == StatusCode::kResourceExhausted) tracker_.OnRejected();
       rejected = std::move(s);
     } else {
+      p.release();  // owned by the queue now
       id = next_id_++;
       tracker_.OnArrival();
     }
@@ -228,14 +228,14 @@ bool Batcher::Cancel(uint64_t id) {
   std::unique_ptr<Pending> p;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!scheduler_.Remove(id)) return false;
-    auto it = pending_.find(id);
-    p = std::move(it->second);
-    pending_.erase(it);
+    void* payload = nullptr;
+    if (!scheduler_.Remove(id, &payload)) return false;
+    p.reset(static_cast<Pending*>(payload));
     PublishFull();
   }
   cv_.notify_all();  // the batch being formed may have changed
-  Complete(std::move(p), TP_ERROR(kCancelled, "request " << id << " was cancelled"));
+  Complete(*p, TP_ERROR(kCancelled, "request " << id << " was cancelled"));
+  Recycle(&p, 1);
   return true;
 }
 
@@ -255,10 +255,9 @@ void Batcher::Shutdown() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!shutdown_) {
       shutdown_ = true;
-      for (uint64_t id : scheduler_.DrainAll()) {
-        drained.push_back(std::move(pending_[id]));
-        pending_.erase(id);
-      }
+      std::vector<void*> payloads;
+      scheduler_.DrainAll(&payloads);
+      for (void* payload : payloads) drained.emplace_back(static_cast<Pending*>(payload));
       PublishFull();
     }
   }
@@ -273,9 +272,32 @@ void Batcher::Shutdown() {
   }
 }
 
-void Batcher::Complete(std::unique_ptr<Pending> p, BatchResult result) {
+std::unique_ptr<Batcher::Pending> Batcher::NewPending() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!pool_.empty()) {
+      std::unique_ptr<Pending> p = std::move(pool_.back());
+      pool_.pop_back();
+      return p;
+    }
+  }
+  return std::make_unique<Pending>();
+}
+
+void Batcher::Recycle(std::unique_ptr<Pending>* ps, size_t n) {
+  // Release what the requests hold (their callbacks, their inputs) now,
+  // outside the pool's lock.
+  for (size_t i = 0; i < n; ++i) {
+    ps[i]->done = nullptr;
+    ps[i]->inputs.clear();
+  }
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  for (size_t i = 0; i < n && pool_.size() < kPoolSize; ++i) pool_.push_back(std::move(ps[i]));
+}
+
+void Batcher::Complete(Pending& p, BatchResult result) {
   if (!options_.preserve_ordering) {
-    p->done(std::move(result));
+    p.done(std::move(result));
     return;
   }
   // Deliver in id order. One thread at a time delivers (whoever finds no
@@ -283,7 +305,7 @@ void Batcher::Complete(std::unique_ptr<Pending> p, BatchResult result) {
   // without the lock, so they may Submit or Cancel (which lands here again
   // and is delivered by the loop below).
   std::unique_lock<std::mutex> lock(order_mu_);
-  ready_.emplace(p->id, std::make_pair(std::move(p->done), std::move(result)));
+  ready_.emplace(p.id, std::make_pair(std::move(p.done), std::move(result)));
   if (delivering_) return;
   delivering_ = true;
   while (!ready_.empty() && ready_.begin()->first == next_to_deliver_) {
@@ -298,7 +320,8 @@ void Batcher::Complete(std::unique_ptr<Pending> p, BatchResult result) {
 }
 
 void Batcher::CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status) {
-  for (auto& p : ps) Complete(std::move(p), status);
+  for (auto& p : ps) Complete(*p, status);
+  Recycle(ps.data(), ps.size());
 }
 
 namespace {
@@ -320,11 +343,9 @@ void LockSpinning(std::unique_lock<std::mutex>& lock) {
 
 std::vector<std::unique_ptr<Batcher::Pending>> Batcher::TakeExpired(int64_t now) {
   std::vector<std::unique_ptr<Pending>> expired;
-  for (uint64_t id : scheduler_.ExpireTimeouts(now)) {
-    auto it = pending_.find(id);
-    expired.push_back(std::move(it->second));
-    pending_.erase(it);
-  }
+  std::vector<void*> payloads;
+  scheduler_.ExpireTimeouts(now, &payloads);
+  for (void* payload : payloads) expired.emplace_back(static_cast<Pending*>(payload));
   if (!expired.empty()) {
     tracker_.OnRejected(static_cast<int64_t>(expired.size()));
     PublishFull();
@@ -346,6 +367,7 @@ void Batcher::Worker(Instance* instance) {
   // add up to 50 us to every delay expiry.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 #endif
+  std::vector<void*> payloads;  // reused: the batch's requests
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     const int64_t now = clock_->NowMicros();
@@ -356,15 +378,14 @@ void Batcher::Worker(Instance* instance) {
       lock.lock();
       continue;
     }
-    std::vector<uint64_t> ids = scheduler_.NextBatch(now);
-    if (!ids.empty()) {
+    payloads.clear();
+    if (!scheduler_.NextBatch(now, &payloads).empty()) {
       std::vector<std::unique_ptr<Pending>> batch;
+      batch.reserve(payloads.size());
       int64_t rows = 0;
-      for (uint64_t id : ids) {
-        auto it = pending_.find(id);
-        rows += it->second->rows;
-        batch.push_back(std::move(it->second));
-        pending_.erase(it);
+      for (void* payload : payloads) {
+        batch.emplace_back(static_cast<Pending*>(payload));
+        rows += batch.back()->rows;
       }
       in_flight_ += static_cast<int64_t>(batch.size());
       PublishFull();
@@ -454,7 +475,8 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
   }
   if (unbatched_) {
     // One request, run as given: its outputs are the run's.
-    Complete(std::move(batch[0]), std::move(out));
+    Complete(*batch[0], std::move(out));
+    Recycle(batch.data(), batch.size());
     return service_us;
   }
   // Each caller gets its rows of every output, as views sharing the batch's memory.
@@ -479,8 +501,9 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
                         static_cast<char*>(const_cast<void*>(o.raw_data())) + row * row_bytes, o.holder());
     }
     row += p->rows;
-    Complete(std::move(p), std::move(mine));
+    Complete(*p, std::move(mine));
   }
+  Recycle(batch.data(), batch.size());
   return service_us;
 }
 

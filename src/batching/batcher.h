@@ -21,7 +21,6 @@
 #include <functional>
 #include <future>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -102,8 +101,13 @@ class Batcher {
   // Publishes whether the queue is full, for Submit's lock-free refusal.
   // REQUIRES: mu_ held, after every change to the queue.
   void PublishFull();
-  void Complete(std::unique_ptr<Pending> p, BatchResult result);
+  // Calls (or, with preserve_ordering, queues) p's callback; p stays the caller's.
+  void Complete(Pending& p, BatchResult result);
   void CompleteAll(std::vector<std::unique_ptr<Pending>> ps, const Status& status);
+  // Completed requests go back to a pool (their callbacks and inputs
+  // released), so that a request costs no allocation in the steady state.
+  std::unique_ptr<Pending> NewPending();
+  void Recycle(std::unique_ptr<Pending>* ps, size_t n);
 
   const Session* session_;
   BatcherOptions options_;
@@ -111,8 +115,7 @@ class Batcher {
   const Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  BatchScheduler scheduler_;                                   // guarded by mu_
-  std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;  // queued, guarded by mu_
+  BatchScheduler scheduler_;  // guarded by mu_; owns the queued Pending requests (its payloads)
   std::vector<std::string> input_names_;                            // the model's, in order
   uint64_t next_id_ = 1;                                       // guarded by mu_
   int64_t in_flight_ = 0;                                      // requests running, guarded by mu_
@@ -134,6 +137,9 @@ class Batcher {
   std::unique_ptr<SloController> slo_;  // SLO mode; guarded by mu_
   int64_t slo_checked_us_ = 0;          // last p99 feedback, guarded by mu_
   std::vector<std::unique_ptr<Instance>> instances_;
+  static constexpr size_t kPoolSize = 1024;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Pending>> pool_;  // guarded by pool_mu_
 };
 
 }  // namespace tensorpod::internal

@@ -197,6 +197,46 @@ TEST(BatcherTest, FullQueueTakesRequestsAgainOnceRoomIsMade) {
   EXPECT_EQ((*b)->Report().rejected, 5);  // 4 refused, 1 timed out
 }
 
+// Inputs are gathered into a buffer the next batch reuses: outputs that
+// are the inputs passed through (Identity, a Reshape view) must not point
+// into it.
+TEST(BatcherTest, PassThroughOutputsSurviveTheNextBatch) {
+  ModelBuilder mb;
+  mb.Input("x", {-1, 4}).Output("same", {-1, 4}).Output("view", {-1, 2, 2});
+  mb.InitializerI64("shape", {3}, {-1, 2, 2});
+  mb.Node("Identity", {"x"}, {"same"});
+  mb.Node("Reshape", {"x", "shape"}, {"view"});
+  SessionOptions so;
+  so.threads = 1;
+  auto session = LoadForTest(mb, so);
+  ASSERT_TRUE(session.ok()) << session.status();
+  FakeClock clock;  // batches form only when full: two requests each
+  auto b = Batcher::Create(session->get(), Options(2, 1'000'000, &clock));
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::vector<std::vector<float>> xs;
+  std::vector<BatchResult> results;
+  for (int pair = 0; pair < 4; ++pair) {
+    std::vector<std::future<BatchResult>> fs;
+    for (int i = 0; i < 2; ++i) {
+      xs.push_back(RandomFloats(4, 100 + static_cast<int>(xs.size())));
+      BatchRequest r;
+      r.input_names = {"x"};
+      r.inputs = {MakeF32({1, 4}, xs.back())};
+      fs.push_back((*b)->Submit(std::move(r)));
+    }
+    for (auto& f : fs) {
+      ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+      results.push_back(f.get());
+    }
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(F32Values((*results[i])[0]), xs[i]) << "request " << i << ", same";
+    EXPECT_EQ(F32Values((*results[i])[1]), xs[i]) << "request " << i << ", view";
+  }
+  EXPECT_EQ((*b)->Report().mean_batch_size, 2.0);
+}
+
 TEST(BatcherTest, ShutdownCompletesEveryQueuedRequest) {
   auto session = Mlp();
   FakeClock clock;
