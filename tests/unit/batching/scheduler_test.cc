@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <random>
 
 namespace tensorpod::internal {
 namespace {
@@ -244,6 +246,93 @@ TEST(SchedulerTest, HugeTimeoutsAndDelaysDoNotOverflow) {
   EXPECT_TRUE(s.ExpireTimeouts(INT64_MAX / 2 + 20).empty());
   EXPECT_EQ(s.NextEventUs(INT64_MAX / 2 + 20), INT64_MAX);
   EXPECT_TRUE(s.NextBatch(INT64_MAX / 2 + 20).empty());
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+// Many requests queued and cancelled in random order, against a plain
+// reference: the id table (open addressing, deletion by backward shift),
+// the slab's slot reuse and the interned keys must never lose, duplicate or
+// misplace one.
+TEST(SchedulerTest, RandomQueueAndCancelMatchesAReference) {
+  BatchPolicy p = Policy(64);
+  p.priority_levels = 3;
+  BatchScheduler s(p);
+  std::mt19937_64 rng(11);
+  // Ids spaced so that many share a home cell, then the reference: queued
+  // ids per priority, FIFO.
+  std::vector<std::vector<uint64_t>> queued(3);
+  std::vector<uint64_t> all;
+  uint64_t next = 1;
+  const std::vector<std::vector<int64_t>> keys = {kKeyA, kKeyB, {1, 2, 16}};
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      const uint64_t id = next;
+      next += 1 + (rng() % 3 == 0 ? 1024 : 0);
+      const int priority = 1 + static_cast<int>(rng() % 3);
+      void* payload = reinterpret_cast<void*>(static_cast<uintptr_t>(id * 8));
+      QueuedRequest r = Req(id, round, 1, priority, keys[rng() % keys.size()]);
+      r.payload = payload;
+      ASSERT_TRUE(s.Enqueue(r).ok());
+      queued[priority - 1].push_back(id);
+      all.push_back(id);
+    }
+    // Cancel about a third of what is queued, some ids twice, some never queued.
+    for (int i = 0; i < 200; ++i) {
+      const uint64_t id = all[rng() % all.size()];
+      bool in_queue = false;
+      for (auto& q : queued) {
+        auto it = std::find(q.begin(), q.end(), id);
+        if (it != q.end()) {
+          q.erase(it);
+          in_queue = true;
+        }
+      }
+      void* payload = nullptr;
+      ASSERT_EQ(s.Remove(id, &payload), in_queue) << "id " << id;
+      if (in_queue) EXPECT_EQ(payload, reinterpret_cast<void*>(static_cast<uintptr_t>(id * 8)));
+      EXPECT_FALSE(s.Remove(next + 7));
+    }
+    int64_t want = 0;
+    for (const auto& q : queued) want += static_cast<int64_t>(q.size());
+    ASSERT_EQ(s.size(), want);
+  }
+  std::vector<void*> payloads;
+  const std::vector<uint64_t> drained = s.DrainAll(&payloads);
+  std::vector<uint64_t> want;
+  for (const auto& q : queued) want.insert(want.end(), q.begin(), q.end());
+  EXPECT_EQ(drained, want);
+  ASSERT_EQ(payloads.size(), drained.size());
+  for (size_t i = 0; i < drained.size(); ++i) {
+    EXPECT_EQ(payloads[i], reinterpret_cast<void*>(static_cast<uintptr_t>(drained[i] * 8)));
+  }
+  EXPECT_EQ(s.size(), 0);
+  // Usable again after draining.
+  ASSERT_TRUE(s.Enqueue(Req(1, 0)).ok());
+  EXPECT_EQ(s.NextBatch(0), (Ids{1}));
+}
+
+// Batches take only one key, in priority order, and the payloads come back
+// with their ids.
+TEST(SchedulerTest, BatchesHandBackPayloadsInOrder) {
+  BatchScheduler s(Policy(4));
+  for (uint64_t id = 1; id <= 6; ++id) {
+    QueuedRequest r = Req(id, 0, 1, 0, id % 2 ? kKeyA : kKeyB);
+    r.payload = reinterpret_cast<void*>(static_cast<uintptr_t>(id));
+    ASSERT_TRUE(s.Enqueue(r).ok());
+  }
+  std::vector<void*> payloads;
+  EXPECT_EQ(s.NextBatch(0, &payloads), (Ids{1, 3, 5}));
+  EXPECT_EQ(payloads, (std::vector<void*>{reinterpret_cast<void*>(1), reinterpret_cast<void*>(3),
+                                          reinterpret_cast<void*>(5)}));
+  payloads.clear();
+  EXPECT_EQ(s.NextBatch(0, &payloads), (Ids{2, 4, 6}));
+  EXPECT_EQ(payloads.size(), 3u);
+  EXPECT_EQ(s.size(), 0);
 }
 
 }  // namespace
