@@ -88,6 +88,9 @@ class Point:
     rejected: int  # refused at submit: the queue was full
     failed: int  # accepted but failed or unfinished
     lag_ms: float  # how far the arrival generator fell behind; latencies count from the due time
+    p99_submit_ms: float = math.nan  # p99 from submission: the batcher's share, without the generator's lag
+    queue_p99_ms: float = math.nan  # the batcher's own report: time queued
+    compute_p99_ms: float = math.nan  # and time in Session::Run
     bound_ms: float = math.nan  # max queue delay + 2 x service time at mean_batch
     checked: bool = False  # below saturation, so the bound applies
 
@@ -155,7 +158,8 @@ class Cli:
                         "--max-delay-us", str(delay_us), "--max-queue", str(max_queue),
                         "--instances", str(self.instances))
         return Point(config, r["rate"], r["throughput_per_s"], r["p50_ms"], r["p99_ms"], r["mean_batch"],
-                     r["refused"], r["failed"], r["max_generator_lag_ms"])
+                     r["refused"], r["failed"], r["max_generator_lag_ms"], r.get("p99_from_submit_ms", math.nan),
+                     r.get("queue_p99_ms", math.nan), r.get("compute_p99_ms", math.nan))
 
     def version(self) -> str:
         return subprocess.run([str(self.path), "version"], capture_output=True, text=True,
@@ -325,9 +329,11 @@ def points_table(r: ModelResult) -> str:
     for p in sorted(r.points, key=lambda p: (p.config != "batcher", p.offered)):
         within = verdict(p.p99_ms <= p.bound_ms) if p.checked else "-"
         rows.append([p.config, f"{p.offered:.0f}", f"{p.achieved:.0f}", f"{p.p50_ms:.3f}", f"{p.p99_ms:.3f}",
+                     f"{p.p99_submit_ms:.3f}", f"{p.queue_p99_ms:.3f}", f"{p.compute_p99_ms:.3f}",
                      f"{p.mean_batch:.2f}", p.rejected, p.failed, f"{p.lag_ms:.2f}", f"{p.bound_ms:.3f}", within])
-    return table(["config", "offered req/s", "achieved req/s", "p50 ms", "p99 ms", "mean batch", "rejected", "failed",
-                  "generator lag ms", "p99 bound ms", "p99 <= bound"], rows)
+    return table(["config", "offered req/s", "achieved req/s", "p50 ms", "p99 ms", "p99 from submit ms",
+                  "queue p99 ms", "compute p99 ms", "mean batch", "rejected", "failed", "generator lag ms",
+                  "p99 bound ms", "p99 <= bound"], rows)
 
 
 def summary_table(results: Sequence[ModelResult]) -> str:
@@ -402,6 +408,47 @@ def git_revision() -> str:
     return proc.stdout.strip() or "unknown"
 
 
+def _spin_gaps(seconds: float, threshold_us: float, out) -> None:
+    """Spins reading the clock; sends (gaps over threshold, their total us, the worst us)."""
+    import time
+    gaps, total, worst = 0, 0.0, 0.0
+    end = time.perf_counter_ns() + int(seconds * 1e9)
+    last = time.perf_counter_ns()
+    while last < end:
+        now = time.perf_counter_ns()
+        gap = (now - last) / 1e3
+        if gap > threshold_us:
+            gaps, total, worst = gaps + 1, total + gap, max(worst, gap)
+        last = now
+    out.put((gaps, total, worst))
+
+
+def stall_probe(seconds: float = 3.0, threshold_us: float = 100.0) -> str:
+    """How often this machine takes a running thread off its core: one spinning process per core.
+
+    Latency tails below saturation come from such stalls when they last
+    longer than a batch: a request that arrives during one waits it out.
+
+    Example::
+
+        stall_probe(1.0)  # '2 cores, 1.0 s: 14 stalls > 100 us, 3.2 ms in all, worst 1.10 ms'
+    """
+    import multiprocessing as mp
+    n = os.cpu_count() or 1
+    q = mp.Queue()
+    procs = [mp.Process(target=_spin_gaps, args=(seconds, threshold_us, q)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    gaps = sum(r[0] for r in results)
+    total_ms = sum(r[1] for r in results) / 1e3
+    worst_ms = max(r[2] for r in results) / 1e3
+    return (f"{n} cores, {seconds:g} s: {gaps} stalls > {threshold_us:g} us, {total_ms:.1f} ms in all, "
+            f"worst {worst_ms:.2f} ms")
+
+
 def modified(path: Path) -> str:
     return datetime.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
 
@@ -457,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join([sys.executable, *sys.argv])
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = loadavg()
+    stalls = stall_probe()
+    log(f"stall probe: {stalls}")
     cli = Cli(find_cli(args.cli), args.threads, args.seconds, args.device, args.instances)
     version = cli.version()
     built = modified(cli.path)
@@ -482,6 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- CPU: {cpu_model()}, nproc {os.cpu_count()}; /proc/loadavg at start `{load_start}`, "
         f"at end `{load_end}`",
         *([f"- GPU: {gpu_name()}"] if args.device != "cpu" else []),
+        f"- stall probe before the run (one spinning process per core, gaps in its clock readings): {stalls}",
         f"- {version} ({cli.path}, built {built}; source at git {git_revision()}); device {args.device}, "
         f"{args.threads} engine thread(s), {args.instances} batcher instance(s), {args.seconds:g} s per point, "
         f"max queue {args.max_queue}",
@@ -489,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- batcher: max batch {MAX_BATCH}, max queue delay as listed; no batching: max batch 1, delay 0. "
         f"The p99 bound is the delay + 2 x the closed-loop p50 at the mean batch, checked where offered <= "
         f"{BELOW_SATURATION:g} x that configuration's saturation and nothing was rejected or failed. Latencies "
-        f"count from each request's due time, so they include the arrival generator's lag.",
+        f"count from each request's due time, so they include the arrival generator's lag; \"p99 from submit\" "
+        f"leaves that lag out, and the queue and compute p99 are the batcher's own load report (10 s window).",
         "",
         "## Summary",
         "",
