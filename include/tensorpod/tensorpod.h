@@ -243,6 +243,8 @@ TP_API tp_status_t* tp_batcher_options_set_instances(tp_batcher_options_t* optio
 /* SLO mode when > 0: the batch cap and queue delay adapt online so the p99
  * latency stays under this target (the configured ones are the ceilings). */
 TP_API tp_status_t* tp_batcher_options_set_slo_p99_ms(tp_batcher_options_t* options, double ms);
+/* The utilization (0, 1] at which recommended_replicas aims (default 0.7). API 1.2. */
+TP_API tp_status_t* tp_batcher_options_set_target_utilization(tp_batcher_options_t* options, double utilization);
 /* Non-zero: callbacks are called in submission order. */
 TP_API tp_status_t* tp_batcher_options_set_preserve_ordering(tp_batcher_options_t* options, int preserve);
 

@@ -11,11 +11,19 @@
 //   auto outputs = session->Run({{"input", x}});
 //   const float* y = outputs->at(0).Data<float>();
 //
-// Thread safety: a Session may be Run from many threads at once; Tensors and
-// SessionOptions are not synchronised.
+//   // Many small requests in, full batches out:
+//   auto batcher = tp::Batcher::Create(*session, tp::BatchOptions().MaxBatchSize(32).MaxQueueDelayUs(2000));
+//   std::future<tp::Batcher::Result> f = batcher->Submit({{"input", x}});
+//
+// Thread safety: a Session may be Run from many threads at once, and a
+// Batcher submitted to from many; Tensors, SessionOptions and BatchOptions
+// are not synchronised.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +105,8 @@ class [[nodiscard]] StatusOr {
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  T&& operator*() && { return std::move(*value_); }
 
  private:
   Status status_;
@@ -246,6 +256,151 @@ class Session {
     return out;
   }
   std::unique_ptr<tp_session_t, void (*)(tp_session_t*)> s_{nullptr, &tp_session_destroy};
+};
+
+// Dynamic batching options (the C ABI's tp_batcher_options_*). Setters
+// record their first error, which Batcher::Create reports.
+class BatchOptions {
+ public:
+  BatchOptions() { Keep(tp_batcher_options_create(&raw_)); }
+  ~BatchOptions() { tp_batcher_options_destroy(raw_); }
+  BatchOptions(const BatchOptions&) = delete;
+  BatchOptions& operator=(const BatchOptions&) = delete;
+  BatchOptions(BatchOptions&& o) noexcept : raw_(o.raw_), error_(std::move(o.error_)) { o.raw_ = nullptr; }
+
+  // Rows per batch (1: no batching; 0: the model has no batch dimension).
+  BatchOptions& MaxBatchSize(int64_t n) { return Keep(tp_batcher_options_set_max_batch_size(raw_, n)); }
+  BatchOptions& PreferredBatchSizes(const std::vector<int64_t>& sizes) {
+    return Keep(tp_batcher_options_set_preferred_batch_sizes(raw_, sizes.data(), sizes.size()));
+  }
+  BatchOptions& MaxQueueDelayUs(int64_t us) { return Keep(tp_batcher_options_set_max_queue_delay_us(raw_, us)); }
+  template <typename Rep, typename Period>
+  BatchOptions& MaxQueueDelay(std::chrono::duration<Rep, Period> d) {
+    return MaxQueueDelayUs(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  }
+  // 0: unbounded; beyond it Submit fails with kResourceExhausted.
+  BatchOptions& MaxQueueSize(int64_t n) { return Keep(tp_batcher_options_set_max_queue_size(raw_, n)); }
+  // Levels 1 (highest) .. levels; default_level 0: the middle one.
+  BatchOptions& PriorityLevels(int levels, int default_level = 0) {
+    return Keep(tp_batcher_options_set_priority_levels(raw_, levels, default_level));
+  }
+  // reject: kDeadlineExceeded at the timeout; otherwise the request is
+  // delayed behind all others.
+  BatchOptions& DefaultTimeoutUs(int64_t us, bool reject = true) {
+    return Keep(tp_batcher_options_set_default_timeout_us(raw_, us, reject ? 1 : 0));
+  }
+  BatchOptions& Instances(int n) { return Keep(tp_batcher_options_set_instances(raw_, n)); }
+  BatchOptions& SloP99Ms(double ms) { return Keep(tp_batcher_options_set_slo_p99_ms(raw_, ms)); }
+  BatchOptions& PreserveOrdering(bool b) { return Keep(tp_batcher_options_set_preserve_ordering(raw_, b ? 1 : 0)); }
+  // For LoadReport::recommended_replicas (default 0.7).
+  BatchOptions& TargetUtilization(double u) {
+    return Keep(tp_batcher_options_set_target_utilization(raw_, u));
+  }
+
+  const Status& error() const { return error_; }
+  const tp_batcher_options_t* c_options() const { return raw_; }
+
+ private:
+  BatchOptions& Keep(tp_status_t* s) {
+    Status st = Status::FromC(s);
+    if (error_.ok()) error_ = std::move(st);
+    return *this;
+  }
+  tp_batcher_options_t* raw_ = nullptr;
+  Status error_;
+};
+
+// Per-request options: 0 takes the batcher's defaults; a timeout may only
+// shorten the default.
+struct RequestOptions {
+  int priority = 0;
+  int64_t timeout_us = 0;
+  RequestOptions& Priority(int p) {
+    priority = p;
+    return *this;
+  }
+  template <typename Rep, typename Period>
+  RequestOptions& Timeout(std::chrono::duration<Rep, Period> d) {
+    timeout_us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    return *this;
+  }
+};
+
+using LoadReport = tp_load_report_t;
+
+// A dynamic batcher over a Session, which must outlive it. Destroying it
+// completes queued requests with kUnavailable and waits for running ones.
+class Batcher {
+ public:
+  using Result = StatusOr<std::vector<Tensor>>;
+  // Called once per accepted request, on a batcher thread (see
+  // tp_batch_callback_t); it must not destroy the batcher.
+  using Callback = std::function<void(Result)>;
+
+  static StatusOr<Batcher> Create(const Session& session, const BatchOptions& options = BatchOptions()) {
+    if (!options.error().ok()) return options.error();
+    tp_batcher_t* b = nullptr;
+    Status st = Status::FromC(tp_batcher_create(session.c_session(), options.c_options(), &b));
+    if (!st.ok()) return st;
+    return Batcher(b);
+  }
+
+  // Queues a request (all model inputs, each [rows, ...]); their memory must
+  // stay valid until `done` runs. Returns the id for Cancel; on error
+  // nothing is queued and `done` is not called.
+  StatusOr<uint64_t> Submit(const NamedTensors& inputs, Callback done,
+                            const RequestOptions& request = RequestOptions()) const {
+    std::vector<const char*> names;
+    std::vector<const tp_tensor_t*> tensors;
+    names.reserve(inputs.size());
+    tensors.reserve(inputs.size());
+    for (const auto& [name, t] : inputs) {
+      names.push_back(name.c_str());
+      tensors.push_back(t.c_tensor());
+    }
+    auto* owned = new Callback(std::move(done));
+    uint64_t id = 0;
+    Status st = Status::FromC(tp_batcher_submit(b_.get(), names.data(), tensors.data(), names.size(),
+                                                request.priority, request.timeout_us, &Trampoline, owned, &id));
+    if (!st.ok()) {
+      delete owned;
+      return st;
+    }
+    return id;
+  }
+  // The future form: errors at submission arrive through the future too.
+  std::future<Result> Submit(const NamedTensors& inputs, const RequestOptions& request = RequestOptions()) const {
+    auto promise = std::make_shared<std::promise<Result>>();
+    std::future<Result> f = promise->get_future();
+    StatusOr<uint64_t> id = Submit(inputs, [promise](Result r) { promise->set_value(std::move(r)); }, request);
+    if (!id.ok()) promise->set_value(id.status());
+    return f;
+  }
+  // Cancels a queued request (its callback gets kCancelled); false when it
+  // is no longer queued.
+  bool Cancel(uint64_t id) const { return tp_batcher_cancel(b_.get(), id) != 0; }
+  StatusOr<LoadReport> Report() const {
+    LoadReport r{};
+    Status st = Status::FromC(tp_batcher_load_report(b_.get(), &r));
+    if (!st.ok()) return st;
+    return r;
+  }
+  const tp_batcher_t* c_batcher() const { return b_.get(); }
+
+ private:
+  explicit Batcher(tp_batcher_t* b) : b_(b, &tp_batcher_destroy) {}
+  static void Trampoline(void* user_data, tp_status_t* status, tp_tensor_t** outputs, size_t count) {
+    std::unique_ptr<Callback> done(static_cast<Callback*>(user_data));
+    if (status != nullptr) {
+      (*done)(Status::FromC(status));
+      return;
+    }
+    std::vector<Tensor> out;
+    out.reserve(count);
+    for (size_t i = 0; i < count; ++i) out.emplace_back(outputs[i]);
+    (*done)(std::move(out));
+  }
+  std::unique_ptr<tp_batcher_t, void (*)(tp_batcher_t*)> b_{nullptr, &tp_batcher_destroy};
 };
 
 // Number of usable CUDA devices (0 without a GPU or a CUDA build).

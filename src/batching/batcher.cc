@@ -151,14 +151,20 @@ StatusOr<std::vector<int64_t>> Batcher::Validate(const BatchRequest& r, int64_t*
 
 StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
   TP_CHECK_ARG(done != nullptr, "Submit needs a completion callback");
+  // A bad request is told so even when the queue is full: retrying it
+  // would not help.
+  TP_CHECK_ARG(request.priority >= 0 && request.priority <= options_.policy.priority_levels,
+               "priority " << request.priority << " is not in [1, " << options_.policy.priority_levels
+                           << "] (or 0 for the default)");
+  TP_CHECK_ARG(request.timeout_us >= 0, "timeout must be >= 0 us, got " << request.timeout_us);
+  int64_t rows = 0;
+  TP_ASSIGN_OR_RETURN(std::vector<int64_t> key, Validate(request, &rows));
   const int64_t full_until = full_until_us_.load(std::memory_order_acquire);
   if (full_until >= 0 && clock_->NowMicros() < full_until) {
-    // Overload: refuse before validating, allocating or locking.
+    // Overload: refuse before allocating or locking.
     tracker_.OnRejected();
     return Status(StatusCode::kResourceExhausted, full_message_);
   }
-  int64_t rows = 0;
-  TP_ASSIGN_OR_RETURN(std::vector<int64_t> key, Validate(request, &rows));
   std::unique_ptr<Pending> p = NewPending();
   // Model input order.
   for (const IoInfo& in : session_->inputs()) {

@@ -43,13 +43,25 @@ struct tp_session_t {
 
 namespace {
 
-tp_status_t* MakeStatus(const ti::Status& s) {
-  if (s.ok()) return nullptr;
-  return new (std::nothrow) tp_status_t{s.code(), s.message()};
+// Returned when an error's own status cannot be allocated: an error must
+// never turn into NULL (success). tp_status_destroy leaves it alone.
+tp_status_t g_out_of_memory{ti::StatusCode::kResourceExhausted, "out of memory"};
+
+tp_status_t* Error(ti::StatusCode code, std::string message) noexcept {
+  try {
+    return new tp_status_t{code, std::move(message)};
+  } catch (...) {
+    return &g_out_of_memory;
+  }
 }
 
-tp_status_t* Error(ti::StatusCode code, std::string message) {
-  return new (std::nothrow) tp_status_t{code, std::move(message)};
+tp_status_t* MakeStatus(const ti::Status& s) noexcept {
+  if (s.ok()) return nullptr;
+  try {
+    return Error(s.code(), s.message());
+  } catch (...) {  // copying the message
+    return &g_out_of_memory;
+  }
 }
 
 tp_status_t* NullArg(const char* what) {
@@ -113,7 +125,9 @@ const char* tp_status_code_name(tp_status_code_t code) {
   return ti::StatusCodeName(static_cast<ti::StatusCode>(code));
 }
 
-void tp_status_destroy(tp_status_t* status) { delete status; }
+void tp_status_destroy(tp_status_t* status) {
+  if (status != &g_out_of_memory) delete status;
+}
 
 size_t tp_dtype_size(tp_dtype_t dtype) {
   return ti::IsValidDType(dtype) ? ti::DTypeSize(static_cast<ti::DType>(dtype)) : 0;
@@ -434,6 +448,16 @@ tp_status_t* tp_batcher_options_set_instances(tp_batcher_options_t* o, int insta
 tp_status_t* tp_batcher_options_set_slo_p99_ms(tp_batcher_options_t* o, double ms) {
   if (o == nullptr) return NullArg("options");
   o->options.slo_p99_ms = ms;
+  return nullptr;
+}
+
+tp_status_t* tp_batcher_options_set_target_utilization(tp_batcher_options_t* o, double utilization) {
+  if (o == nullptr) return NullArg("options");
+  if (!(utilization > 0 && utilization <= 1)) {
+    return Error(ti::StatusCode::kInvalidArgument,
+                 "target utilization must be in (0, 1], got " + std::to_string(utilization));
+  }
+  o->options.target_utilization = utilization;
   return nullptr;
 }
 

@@ -471,6 +471,9 @@ static void test_batcher(const tp_session_t* s) {
   CHECK_OK(tp_batcher_options_set_max_queue_delay_us(o, 1000));
   CHECK_OK(tp_batcher_options_set_instances(o, 2));
   CHECK_STATUS(tp_batcher_options_set_max_batch_size(NULL, 4), TP_INVALID_ARGUMENT, "options");
+  CHECK_STATUS(tp_batcher_options_set_target_utilization(o, 0), TP_INVALID_ARGUMENT, "utilization");
+  CHECK_STATUS(tp_batcher_options_set_target_utilization(o, 1.5), TP_INVALID_ARGUMENT, "utilization");
+  CHECK_OK(tp_batcher_options_set_target_utilization(o, 0.5));
   CHECK_OK(tp_batcher_options_set_priority_levels(o, 0, 0));
   /* An invalid policy is reported by tp_batcher_create. */
   CHECK_STATUS(tp_batcher_create(s, o, &b), TP_INVALID_ARGUMENT, "priority_levels");
