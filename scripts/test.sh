@@ -4,17 +4,24 @@
 #      one architecture, TP_CUDA_ARCHS, default 80): unit, kernel, backend-op,
 #      conformance, C API, install, model tests through ctest. Tests that need
 #      a GPU print why they skip.
-#   2. clang ASan+UBSan build: unit, kernel and conformance tests under the
+#   2. The Python package: `pip install .` into a fresh virtual environment
+#      (build folder build-python, sharing ccache objects with the release
+#      build) and its pytest suite (tests/python) against the installed package.
+#   3. clang ASan+UBSan build: unit, kernel and conformance tests under the
 #      sanitizers, and the model-loader fuzzer for TP_FUZZ_SECONDS (60).
-#   3. clang ThreadSanitizer build: the batcher's tests, with the stress test
+#   4. clang ThreadSanitizer build: the batcher's tests, with the stress test
 #      at 16 threads x 5,000 requests.
-# Set TP_SKIP_SANITIZERS=1 to run only the first part.
+# Set TP_SKIP_SANITIZERS=1 to run only the first two parts, TP_SKIP_PYTHON=1
+# to skip the second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/install-deps.sh
 export PATH="/usr/local/cuda/bin:$PATH"
+# Paths under the checkout hash relative to each build folder, so that the
+# release build and the Python package's build share ccache objects.
+export CCACHE_BASEDIR="$root"
 jobs=${TP_JOBS:-$(nproc)}
 
 echo "== release build"
@@ -30,6 +37,21 @@ cmake --preset release -DTENSORPOD_PYTHON="$root/.venv/bin/python" "${cuda_flags
 cmake --build --preset release -j "$jobs"
 echo "== release tests"
 ctest --preset release -j "$jobs"
+
+if [ "${TP_SKIP_PYTHON:-0}" != "1" ]; then
+  echo "== Python package: pip install . into a fresh virtual environment"
+  pyenv_dir=$(mktemp -d)
+  python3 -m venv "$pyenv_dir/venv"
+  py_flags=(-Cbuild-dir=build-python)
+  if command -v nvcc >/dev/null; then
+    py_flags+=(-Ccmake.define.CMAKE_CUDA_ARCHITECTURES="${TP_CUDA_ARCHS:-80}")
+  fi
+  "$pyenv_dir/venv/bin/python" -m pip install -q --disable-pip-version-check "${py_flags[@]}" "$root[test]"
+  echo "== Python tests (tests/python, against the installed package)"
+  # From outside the checkout, so that `import tensorpod` is the installed one.
+  (cd "$pyenv_dir" && "$pyenv_dir/venv/bin/python" -m pytest -q -p no:cacheprovider -rs "$root/tests/python")
+  rm -rf "$pyenv_dir"
+fi
 
 if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ASan+UBSan build (clang)"

@@ -126,6 +126,16 @@ StatusOr<std::vector<int64_t>> Batcher::Validate(const BatchRequest& r, int64_t*
                                                           << DTypeName(model[k].dtype) << ", got "
                                                           << DTypeName(t.dtype()));
     TP_CHECK_ARG(t.raw_data() != nullptr || t.num_elements() == 0, "input \"" << model[k].name << "\" has no data");
+    if (model[k].has_shape) {
+      // The model's fixed dimensions, checked now: a request the session
+      // would refuse must not reach a batch.
+      bool match = t.rank() == static_cast<int64_t>(model[k].shape.size());
+      for (size_t d = 0; match && d < model[k].shape.size(); ++d) {
+        match = model[k].shape[d] == kDynamicDim || model[k].shape[d] == t.dim(d);
+      }
+      TP_CHECK_ARG(match, "input \"" << model[k].name << "\": expected shape " << ShapeToString(model[k].shape)
+                                      << ", got " << ShapeToString(t.shape()));
+    }
     if (unbatched_) {
       // Not batched: the whole shape is the key, and each request is one run.
       key.push_back(static_cast<int64_t>(t.dtype()));

@@ -298,6 +298,16 @@ TEST(BatcherTest, BadRequestsAreRefused) {
   EXPECT_EQ((*b)->Submit(ints, cb).status().code(), StatusCode::kInvalidArgument);
   BatchRequest none;
   EXPECT_EQ((*b)->Submit(none, cb).status().code(), StatusCode::kInvalidArgument);
+  // The model's fixed dimensions are checked at submission, naming them.
+  BatchRequest narrow;
+  narrow.input_names = {"x"};
+  narrow.inputs = {MakeF32({1, 3}, RandomFloats(3, 1))};
+  EXPECT_TRUE(StatusIs((*b)->Submit(narrow, cb).status(), StatusCode::kInvalidArgument,
+                       {"input \"x\"", "[-1,4]", "[1,3]"}));
+  BatchRequest flat;
+  flat.input_names = {"x"};
+  flat.inputs = {MakeF32({4}, RandomFloats(4, 1))};
+  EXPECT_TRUE(StatusIs((*b)->Submit(flat, cb).status(), StatusCode::kInvalidArgument, {"[-1,4]", "[4]"}));
   EXPECT_FALSE(called);
   EXPECT_EQ((*b)->Submit(MlpRequest(RandomFloats(4, 1)), nullptr).status().code(), StatusCode::kInvalidArgument);
 }
