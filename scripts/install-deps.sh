@@ -16,6 +16,7 @@ debs=(
   libdnnl-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   clang libclang-rt-14-dev
+  libboost-dev rapidjson-dev
 )
 missing=()
 for p in "${debs[@]}"; do

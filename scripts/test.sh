@@ -2,13 +2,14 @@
 # Installs dependencies, builds tensorpod and runs every test:
 #   1. Release build (gcc) with the CUDA backend when nvcc is present (for
 #      one architecture, TP_CUDA_ARCHS, default 80): unit, kernel, backend-op,
-#      conformance, C API, install, model tests through ctest. Tests that need
-#      a GPU print why they skip.
+#      conformance, C and C++ API, install, model tests, and tensorpod serve
+#      with tritonclient, through ctest. Tests that need a GPU print why they skip.
 #   2. The Python package: `pip install .` into a fresh virtual environment
 #      (build folder build-python, sharing ccache objects with the release
 #      build) and its pytest suite (tests/python) against the installed package.
 #   3. clang ASan+UBSan build: unit, kernel and conformance tests under the
-#      sanitizers, and the model-loader fuzzer for TP_FUZZ_SECONDS (60).
+#      sanitizers, and the fuzzers of the model loader and of the server's
+#      inference request parser for TP_FUZZ_SECONDS (60) each.
 #   4. clang ThreadSanitizer build: the batcher's tests, with the stress test
 #      at 16 threads x 5,000 requests.
 # Set TP_SKIP_SANITIZERS=1 to run only the first two parts, TP_SKIP_PYTHON=1
@@ -56,7 +57,7 @@ fi
 if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ASan+UBSan build (clang)"
   cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$jobs" --target tp_unit_tests tp_kernel_tests tp_conformance fuzz_model_loader
+  cmake --build --preset asan -j "$jobs" --target tp_unit_tests tp_kernel_tests tp_conformance fuzz_model_loader fuzz_infer_request
   echo "== ASan+UBSan tests"
   # A failed allocation must surface as RESOURCE_EXHAUSTED, as in production.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
@@ -75,6 +76,13 @@ if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   # A fixed seed makes the CI run repeatable; change it (TP_FUZZ_SEED) to explore further.
   build-asan/tests/fuzz/fuzz_model_loader -seed="${TP_FUZZ_SEED:-1}" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 \
     -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+  echo "fuzz: no crash in ${seconds}s"
+  echo "== fuzzing the server's inference request parser for ${seconds}s"
+  infer_corpus=$(mktemp -d)
+  cp tests/fuzz/corpus_infer/* "$infer_corpus"/
+  build-asan/tests/fuzz/fuzz_infer_request -seed="${TP_FUZZ_SEED:-1}" -max_total_time="$seconds" -max_len=8192 \
+    -rss_limit_mb=4096 -print_final_stats=1 "$infer_corpus" 2>&1 | tail -n 15
+  rm -rf "$infer_corpus"
   echo "fuzz: no crash in ${seconds}s"
 
   echo "== ThreadSanitizer build (clang): the batcher"

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <random>
@@ -18,6 +19,9 @@
 
 #include "npy.h"
 #include "tensorpod/tensorpod.hpp"
+#ifdef TP_HAVE_SERVER
+#include "server.h"
+#endif
 
 namespace tp = tensorpod;
 
@@ -34,6 +38,13 @@ constexpr const char* kUsage =
     "        [--mode open-loop --rate R [--max-batch B] [--max-delay-us D] [--instances N] [--max-queue Q]\n"
     "         [--slo-p99-ms T]]  requests arrive as a Poisson process, through the dynamic batcher\n"
     "                                      latency percentiles and throughput on random inputs\n"
+    "  serve --model-repository DIR [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002]\n"
+    "        [--host 0.0.0.0] [--drain-seconds 5] [--exit-timeout-seconds 30]\n"
+    "        [--model-control-mode none|explicit|poll] [--repository-poll-seconds 15] [--log-format text|json]\n"
+    "        [--max-request-bytes N] [--http-threads N] [--device D] [--threads T] [--exit-on-error true|false]\n"
+    "        [--metrics-compat triton]\n"
+    "                                      the KServe v2 server; every flag also reads TENSORPOD_<FLAG>\n"
+    "                                      (e.g. TENSORPOD_HTTP_PORT), which the flag overrides\n"
     "  version                             print the version\n"
     "\n"
     "device flags: --device auto|cpu|cuda|cuda:N (default auto), --precision fp32|tf32|fp16|bf16,\n"
@@ -559,6 +570,112 @@ int Bench(const std::vector<std::string>& args) {
 
 }  // namespace
 
+#ifdef TP_HAVE_SERVER
+// tensorpod serve: flags, each also read from TENSORPOD_<FLAG> (upper case,
+// dashes as underscores) for containers; a flag overrides its variable.
+int Serve(const std::vector<std::string>& args) {
+  namespace srv = tp::server;
+  const char* names[] = {"model-repository", "http-port", "grpc-port", "metrics-port", "host", "drain-seconds",
+                         "exit-timeout-seconds", "model-control-mode", "repository-poll-seconds", "log-format",
+                         "max-request-bytes", "http-threads", "device", "threads", "exit-on-error", "metrics-compat"};
+  std::map<std::string, std::string> values;
+  for (const char* n : names) {
+    std::string env = std::string("TENSORPOD_") + n;
+    for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (const char* v = std::getenv(env.c_str())) values[n] = v;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0) return Usage("serve takes flags only, got " + a);
+    std::string key = a.substr(2), value;
+    const size_t eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else {
+      if (i + 1 >= args.size()) return Usage(a + " needs a value");
+      value = args[++i];
+    }
+    if (std::find(std::begin(names), std::end(names), key) == std::end(names)) return Usage("unknown option --" + key);
+    values[key] = value;
+  }
+  srv::ServeOptions o;
+  auto get_int = [&](const std::string& key, int64_t lo, int64_t hi, int64_t* out) -> bool {
+    auto it = values.find(key);
+    if (it == values.end()) return true;
+    return ParseInt(it->second, lo, hi, out);
+  };
+  auto get_seconds = [&](const std::string& key, double* out) -> bool {
+    auto it = values.find(key);
+    if (it == values.end()) return true;
+    char* end = nullptr;
+    const double v = std::strtod(it->second.c_str(), &end);
+    if (end == it->second.c_str() || *end != '\0' || !(v >= 0 && v <= 86400)) return false;
+    *out = v;
+    return true;
+  };
+  o.model_repository = values["model-repository"];
+  if (o.model_repository.empty()) return Usage("serve needs --model-repository DIR (or TENSORPOD_MODEL_REPOSITORY)");
+  int64_t v = 0;
+  v = o.http_port;
+  if (!get_int("http-port", 0, 65535, &v)) return Usage("--http-port takes 0..65535, got " + values["http-port"]);
+  o.http_port = static_cast<int>(v);
+  v = o.grpc_port;
+  if (!get_int("grpc-port", 0, 65535, &v)) return Usage("--grpc-port takes 0..65535, got " + values["grpc-port"]);
+  o.grpc_port = static_cast<int>(v);
+  v = o.metrics_port;
+  if (!get_int("metrics-port", 0, 65535, &v)) return Usage("--metrics-port takes 0..65535 (0: none), got " + values["metrics-port"]);
+  o.metrics_port = static_cast<int>(v);
+  if (values.count("host")) o.host = values["host"];
+  if (!get_seconds("drain-seconds", &o.drain_seconds)) return Usage("--drain-seconds takes seconds >= 0, got " + values["drain-seconds"]);
+  if (!get_seconds("exit-timeout-seconds", &o.exit_timeout_seconds)) {
+    return Usage("--exit-timeout-seconds takes seconds >= 0, got " + values["exit-timeout-seconds"]);
+  }
+  if (!get_seconds("repository-poll-seconds", &o.poll_seconds) || o.poll_seconds <= 0) {
+    return Usage("--repository-poll-seconds takes seconds > 0, got " + values["repository-poll-seconds"]);
+  }
+  if (values.count("model-control-mode")) {
+    const std::string& m = values["model-control-mode"];
+    if (m == "none") o.control_mode = srv::ControlMode::kNone;
+    else if (m == "explicit") o.control_mode = srv::ControlMode::kExplicit;
+    else if (m == "poll") o.control_mode = srv::ControlMode::kPoll;
+    else return Usage("--model-control-mode takes none, explicit or poll, got " + m);
+  }
+  if (values.count("log-format")) {
+    const std::string& f = values["log-format"];
+    if (f == "text") o.log_format = srv::LogFormat::kText;
+    else if (f == "json") o.log_format = srv::LogFormat::kJson;
+    else return Usage("--log-format takes text or json, got " + f);
+  }
+  v = static_cast<int64_t>(o.limits.max_body_bytes);
+  if (!get_int("max-request-bytes", 1024, int64_t{1} << 34, &v)) {
+    return Usage("--max-request-bytes takes 1024.." + std::to_string(int64_t{1} << 34) + ", got " + values["max-request-bytes"]);
+  }
+  o.limits.max_body_bytes = static_cast<size_t>(v);
+  v = o.http_threads;
+  if (!get_int("http-threads", 0, 1024, &v)) return Usage("--http-threads takes 0..1024, got " + values["http-threads"]);
+  o.http_threads = static_cast<int>(v);
+  v = o.threads;
+  if (!get_int("threads", 0, 1024, &v)) return Usage("--threads takes 0..1024, got " + values["threads"]);
+  o.threads = static_cast<int>(v);
+  if (values.count("device")) o.device = values["device"];
+  if (values.count("exit-on-error")) {
+    const std::string& e = values["exit-on-error"];
+    if (e != "true" && e != "false") return Usage("--exit-on-error takes true or false, got " + e);
+    o.exit_on_error = e == "true";
+  }
+  if (values.count("metrics-compat")) {
+    if (values["metrics-compat"] != "triton") return Usage("--metrics-compat takes triton, got " + values["metrics-compat"]);
+    o.metrics_triton = true;
+  }
+  return srv::Serve(o);
+}
+#else
+int Serve(const std::vector<std::string>&) {
+  return Fail("this build has no server (configure with -DTENSORPOD_BUILD_SERVER=ON)");
+}
+#endif
+
 int main(int argc, char** argv) {
   int major = 0, minor = 0;
   tp_get_api_version(&major, &minor);
@@ -573,6 +690,7 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") return Inspect(args);
   if (cmd == "run") return Run(args);
   if (cmd == "bench") return Bench(args);
+  if (cmd == "serve") return Serve(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "tensorpod " << tp_get_version_string() << " (C API " << major << "." << minor << ")\n";
     return 0;

@@ -1,0 +1,120 @@
+// The model repository (Triton's layout) and the models loaded from it:
+//
+//   <repo>/<model>/config.pbtxt          optional; without it the config is
+//                                        completed from the ONNX model
+//   <repo>/<model>/<version>/model.onnx  numeric versions
+//
+// Each loaded version owns a tensorpod Session and a Batcher (dynamic
+// batching when the config asks for it or the model batches and names no
+// scheduler; one request at a time otherwise). Models are handed out as
+// shared_ptrs, so a request in flight keeps its model alive across an
+// unload. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model_config.pb.h"
+#include "tensorpod/tensorpod.hpp"
+
+namespace tensorpod::server {
+
+enum class ControlMode { kNone, kExplicit, kPoll };
+
+struct RepositoryOptions {
+  std::string root;
+  ControlMode control_mode = ControlMode::kNone;
+  std::string device = "auto";  // for instance_group KIND_AUTO
+  int threads = 0;              // engine threads per run (0: the engine's default)
+};
+
+// Counters and cumulative times of one model version (Triton's statistics,
+// and the metrics exported from them). Lock-free.
+struct ModelStats {
+  std::atomic<int64_t> success{0}, failure{0};
+  std::atomic<int64_t> inference_count{0};  // rows
+  std::atomic<int64_t> execution_count{0};  // batches (approximated per request when batching)
+  std::atomic<int64_t> request_ns{0}, queue_ns{0}, compute_ns{0};
+  std::atomic<int64_t> last_inference_ms{0};
+};
+
+struct LoadedModel {
+  std::string name;
+  int64_t version = 0;
+  config::ModelConfig config;  // complete: inputs, outputs, batching
+  std::unique_ptr<Session> session;
+  std::unique_ptr<Batcher> batcher;
+  std::vector<TensorInfo> inputs, outputs;
+  double load_seconds = 0;
+  ModelStats stats;
+};
+
+// A repository entry's state, for the index and readiness.
+struct ModelStatus {
+  std::string name;
+  int64_t version = 0;  // 0: no version (the model failed before one was chosen)
+  std::string state;    // READY, LOADING, UNLOADING, UNAVAILABLE
+  std::string reason;   // why not READY
+};
+
+class ModelRepository {
+ public:
+  // INVALID_ARGUMENT / NOT_FOUND when the root is not a readable directory.
+  static StatusOr<std::unique_ptr<ModelRepository>> Open(const RepositoryOptions& options);
+
+  // Loads every model in the repository (modes none and poll, at start);
+  // failures are kept in the index with their reason and logged.
+  void LoadAll();
+  // Explicit mode (and poll's rescans): (re)loads `name`'s versions per its
+  // version policy. NOT_FOUND for a model not in the repository,
+  // INVALID_ARGUMENT for a bad name or config.
+  Status Load(const std::string& name);
+  // Unloads every version of `name` (requests in flight finish first).
+  Status Unload(const std::string& name);
+  // Poll mode: loads new or changed models, unloads removed ones.
+  void Rescan();
+  void UnloadAll();
+
+  // The model to serve: `version` empty takes the highest ready version.
+  // NOT_FOUND (unknown model or version) or UNAVAILABLE (not ready).
+  StatusOr<std::shared_ptr<LoadedModel>> Get(const std::string& name, const std::string& version) const;
+  std::vector<std::shared_ptr<LoadedModel>> Loaded() const;
+  std::vector<ModelStatus> Index() const;
+  // Every model the repository should serve is loaded (and warmed up).
+  bool AllReady() const;
+  const RepositoryOptions& options() const { return options_; }
+
+ private:
+  explicit ModelRepository(RepositoryOptions options) : options_(std::move(options)) {}
+  struct Entry {
+    std::map<int64_t, std::shared_ptr<LoadedModel>> versions;  // loaded
+    std::vector<ModelStatus> status;                            // per version, or one for the model
+    std::string fingerprint;                                    // files' sizes and times, for polling
+  };
+  std::vector<std::string> ModelNames() const;
+  std::string Fingerprint(const std::string& name) const;
+
+  RepositoryOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> models_;  // guarded by mu_
+  std::mutex load_mu_;                   // one load or unload at a time
+};
+
+// Repository model names are folder names: no path separators, no "..",
+// nothing hidden. INVALID_ARGUMENT naming the problem.
+Status ValidateModelName(const std::string& name);
+
+// Parses config.pbtxt text (protobuf text format, Triton's schema).
+StatusOr<config::ModelConfig> ParseModelConfig(const std::string& text, const std::string& where);
+
+// The model configuration as the protocol's JSON (GET .../config).
+std::string ModelConfigJson(const config::ModelConfig& c);
+
+}  // namespace tensorpod::server
