@@ -16,7 +16,7 @@ debs=(
   libdnnl-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   clang libclang-rt-14-dev
-  libboost-dev rapidjson-dev
+  libboost-dev rapidjson-dev libgrpc++-dev protobuf-compiler-grpc
 )
 missing=()
 for p in "${debs[@]}"; do

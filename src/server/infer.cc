@@ -133,6 +133,43 @@ void WriteData(rj::Writer<rj::StringBuffer>& w, const Tensor& t) {
 
 }  // namespace
 
+Status CheckInput(const LoadedModel& model, const TensorInfo& info, const std::string& datatype,
+                  const std::vector<int64_t>& shape, const Limits& limits, DType* dtype, int64_t* elements,
+                  int64_t* rows) {
+  const std::string& name = info.name;
+  if (datatype == "BYTES") return Invalid("input \"" + name + "\": datatype BYTES is not supported");
+  *dtype = DTypeFromProtocol(datatype);
+  if (*dtype == DType::kUndefined) return Invalid("input \"" + name + "\": unknown datatype \"" + datatype + "\"");
+  if (*dtype != info.dtype) {
+    return Invalid("input \"" + name + "\": expected datatype " + ProtocolName(info.dtype) + ", got " + datatype);
+  }
+  *elements = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t d = shape[i];
+    if (d < 0) return Invalid("input \"" + name + "\": shape values must be integers >= 0");
+    if (d > 0 && *elements > limits.max_tensor_elements / d) {
+      return Invalid("input \"" + name + "\": shape " + ShapeText(shape) + " exceeds the limit of " +
+                     std::to_string(limits.max_tensor_elements) + " elements");
+    }
+    *elements *= d;
+  }
+  bool match = shape.size() == info.shape.size();
+  for (size_t d = 0; match && d < info.shape.size(); ++d) match = info.shape[d] == -1 || info.shape[d] == shape[d];
+  if (!match) return Invalid("input \"" + name + "\": expected shape " + ShapeText(info.shape) + ", got " + ShapeText(shape));
+  const int64_t max_batch = model.config.max_batch_size();
+  if (max_batch > 0) {
+    if (shape.empty() || shape[0] < 1 || shape[0] > max_batch) {
+      return Invalid("input \"" + name + "\": batch " + (shape.empty() ? std::string("(none)") : std::to_string(shape[0])) +
+                     " is not in [1, max_batch_size " + std::to_string(max_batch) + "]");
+    }
+    if (*rows == 0) *rows = shape[0];
+    if (shape[0] != *rows) return Invalid("inputs disagree on the batch size");
+  } else {
+    *rows = 1;
+  }
+  return Status();
+}
+
 Status ParseInferRequest(const std::string& body, int64_t header_length, const LoadedModel& model,
                          const Limits& limits, InferRequest* out) {
   const size_t json_size = header_length < 0 ? body.size() : static_cast<size_t>(header_length);
@@ -140,7 +177,6 @@ Status ParseInferRequest(const std::string& body, int64_t header_length, const L
     return Invalid("Inference-Header-Content-Length " + std::to_string(header_length) + " exceeds the body's " +
                    std::to_string(body.size()) + " bytes");
   }
-  const int64_t max_batch = model.config.max_batch_size();
   // Inference-Header-Content-Length: 0: the body is the single input's raw bytes.
   if (header_length == 0) {
     if (model.inputs.size() != 1) {
@@ -224,39 +260,15 @@ Status ParseInferRequest(const std::string& body, int64_t header_length, const L
     const rj::Value* dt = Member(in, "datatype");
     if (dt == nullptr || !dt->IsString()) return Invalid("input \"" + name + "\" has no \"datatype\" string");
     const std::string datatype(dt->GetString(), dt->GetStringLength());
-    if (datatype == "BYTES") return Invalid("input \"" + name + "\": datatype BYTES is not supported");
-    x.dtype = DTypeFromProtocol(datatype);
-    if (x.dtype == DType::kUndefined) return Invalid("input \"" + name + "\": unknown datatype \"" + datatype + "\"");
-    if (x.dtype != info.dtype) {
-      return Invalid("input \"" + name + "\": expected datatype " + ProtocolName(info.dtype) + ", got " + datatype);
-    }
     const rj::Value* shape_v = Member(in, "shape");
     if (shape_v == nullptr || !shape_v->IsArray()) return Invalid("input \"" + name + "\" has no \"shape\" array");
-    int64_t elements = 1;
     for (const rj::Value& d : shape_v->GetArray()) {
       if (!d.IsInt64() || d.GetInt64() < 0) return Invalid("input \"" + name + "\": shape values must be integers >= 0");
       x.shape.push_back(d.GetInt64());
-      if (d.GetInt64() > 0 && elements > limits.max_tensor_elements / d.GetInt64()) {
-        return Invalid("input \"" + name + "\": shape " + ShapeText(x.shape) + " exceeds the limit of " +
-                       std::to_string(limits.max_tensor_elements) + " elements");
-      }
-      elements *= d.GetInt64();
     }
-    bool match = x.shape.size() == info.shape.size();
-    for (size_t d = 0; match && d < info.shape.size(); ++d) match = info.shape[d] == -1 || info.shape[d] == x.shape[d];
-    if (!match) {
-      return Invalid("input \"" + name + "\": expected shape " + ShapeText(info.shape) + ", got " + ShapeText(x.shape));
-    }
-    if (max_batch > 0) {
-      if (x.shape.empty() || x.shape[0] < 1 || x.shape[0] > max_batch) {
-        return Invalid("input \"" + name + "\": batch " + (x.shape.empty() ? std::string("(none)") : std::to_string(x.shape[0])) +
-                       " is not in [1, max_batch_size " + std::to_string(max_batch) + "]");
-      }
-      if (out->rows == 0) out->rows = x.shape[0];
-      if (x.shape[0] != out->rows) return Invalid("inputs disagree on the batch size");
-    } else {
-      out->rows = 1;
-    }
+    int64_t elements = 0;
+    Status checked = CheckInput(model, info, datatype, x.shape, limits, &x.dtype, &elements, &out->rows);
+    if (!checked.ok()) return checked;
     const size_t elem = DTypeSize(x.dtype);
     const size_t need = static_cast<size_t>(elements) * elem;
     if (const rj::Value* size_v = Param(in, "binary_data_size")) {

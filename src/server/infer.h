@@ -45,6 +45,13 @@ struct InferRequest {
   int64_t rows = 0;  // the batch dimension, for statistics
 };
 
+// Checks one input's datatype and shape against the model (and the element
+// limit); sets its dtype and element count, and the request's batch `rows`
+// (0 until the first input sets it). Shared by the HTTP and gRPC front ends.
+Status CheckInput(const LoadedModel& model, const TensorInfo& info, const std::string& datatype,
+                  const std::vector<int64_t>& shape, const Limits& limits, DType* dtype, int64_t* elements,
+                  int64_t* rows);
+
 // Parses `body` (kept alive by the caller while the request runs: binary
 // inputs point into it). `header_length` is Inference-Header-Content-Length,
 // -1 when absent.

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "grpc_server.h"
 #include "http_server.h"
 
 namespace tensorpod::server {
@@ -385,6 +386,24 @@ int Server::Run() {
     LogError(s.message());
     return 1;
   }
+  ServingState state;
+  state.repo = repo_.get();
+  state.ready = [this] { return Ready(); };
+  state.draining = &draining_;
+  state.refusing = &refusing_;
+  state.in_progress = &requests_in_progress_;
+  state.refused = &refused_;
+  state.control_mode = options_.control_mode;
+  state.limits = options_.limits;
+  std::unique_ptr<GrpcFrontEnd> grpc;
+  if (options_.grpc_port > 0) {
+    auto g = GrpcFrontEnd::Start(options_.host, options_.grpc_port, &state);
+    if (!g.ok()) {
+      LogError(g.status().message());
+      return 1;
+    }
+    grpc = std::move(g).value();
+  }
   std::unique_ptr<HttpServer> metrics;
   if (options_.metrics_port > 0) {
     HttpServerOptions mo = ho;
@@ -411,9 +430,11 @@ int Server::Run() {
   for (int i = 0; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   LogInfo("tensorpod " + std::string(tp_get_version_string()) + " serving " + options_.model_repository +
           ": HTTP on " + options_.host + ":" + std::to_string(http.port()) +
+          (grpc ? ", gRPC on :" + std::to_string(grpc->port()) : std::string()) +
           (metrics ? ", metrics on :" + std::to_string(metrics->port()) + "/metrics" : std::string()));
 
   auto stop_all = [&](int code) {
+    if (grpc) grpc->Shutdown(1.0);
     http.StopAccepting();
     if (metrics) metrics->StopAccepting();
     work.reset();

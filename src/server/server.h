@@ -16,7 +16,7 @@ struct ServeOptions {
   std::string model_repository;
   std::string host = "0.0.0.0";
   int http_port = 8000;
-  int grpc_port = 8001;     // reserved: the gRPC front end is not built yet
+  int grpc_port = 8001;     // 0: no gRPC listener
   int metrics_port = 8002;  // 0: no metrics listener
   double drain_seconds = 5;
   double exit_timeout_seconds = 30;

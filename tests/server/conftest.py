@@ -84,14 +84,16 @@ class Server:
     """One `tensorpod serve` process."""
 
     def __init__(self, cli: Path, repo: Path, *args: str, env: dict | None = None) -> None:
-        self.http_port, self.metrics_port = free_port(), free_port()
+        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
         self.log = repo.parent / f"serve-{self.http_port}.log"
         cmd = [str(cli), "serve", "--model-repository", str(repo), "--host", "127.0.0.1",
-               "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port), "--device", "cpu",
+               "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
+               "--metrics-port", str(self.metrics_port), "--device", "cpu",
                "--threads", "1", *args]
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **(env or {})))
         self.url = f"127.0.0.1:{self.http_port}"
+        self.grpc_url = f"127.0.0.1:{self.grpc_port}"
 
     def wait_ready(self, timeout: float = 60) -> None:
         end = time.time() + timeout
