@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from . import _C
 from ._errors import InvalidArgumentError
-from ._model import Model
+from ._model import Model, _feeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +123,6 @@ class Batcher:
             int(instances), bool(preserve_ordering), float(slo_p99_ms or 0.0), float(target_utilization))
         # Closed when collected or at interpreter exit, whichever is first.
         self._finalizer = weakref.finalize(self, self._b.close)
-        self._single = model._single
-        self._output_names = model._output_names
 
     def submit(self, *args: Any, priority: int = 0, timeout_ms: float | None = None,
                **named: Any) -> concurrent.futures.Future:
@@ -145,16 +143,9 @@ class Batcher:
             fut = b.submit({"input": x}, priority=1, timeout_ms=50)
             y = fut.result(timeout=1)
         """
-        if named:
-            if args:
-                raise InvalidArgumentError("pass the inputs either by name or positionally, not both")
-            feeds: Any = named
-        elif len(args) == 1 and isinstance(args[0], dict):
-            feeds = args[0]
-        else:
-            feeds = args
+        feeds = _feeds(args, named)
         fut = _RequestFuture(self._b)
-        single, names = self._single, self._output_names
+        result = self._model._result
 
         def done(outputs: list | None, error: BaseException | None) -> None:
             if fut._cancelling:
@@ -163,7 +154,7 @@ class Batcher:
                 if error is not None:
                     fut.set_exception(error)
                 else:
-                    fut.set_result(outputs[0] if single else dict(zip(names, outputs)))
+                    fut.set_result(result(outputs))
             except concurrent.futures.InvalidStateError:
                 pass  # cancelled meanwhile
 

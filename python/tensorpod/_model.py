@@ -105,18 +105,11 @@ class Model:
 
             y = m(np.ones((1, 784), np.float32))
         """
-        if kwargs:
-            if args:
-                raise _C_invalid("pass the inputs either by name or positionally, not both")
-            feeds: Any = kwargs
-        elif len(args) == 1 and isinstance(args[0], Mapping):
-            feeds = args[0]
-        else:
-            feeds = args
-        outs = self._session.run(feeds if isinstance(feeds, (dict, tuple)) else dict(feeds), None)
-        if self._single:
-            return outs[0]
-        return dict(zip(self._output_names, outs))
+        return self._result(self._session.run(_feeds(args, kwargs), None))
+
+    def _result(self, outs: list) -> Any:
+        """The outputs as ``__call__`` returns them: the array of a one-output model, else a dict."""
+        return outs[0] if self._single else dict(zip(self._output_names, outs))
 
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any],
             run_options: Any = None) -> list[np.ndarray]:
@@ -135,6 +128,17 @@ class Model:
         ins = ", ".join(f"{i.name}: {i.dtype}{list(i.shape)}" for i in self._inputs)
         outs = ", ".join(f"{o.name}: {o.dtype}{list(o.shape)}" for o in self._outputs)
         return f"<tensorpod.Model on {self.device}: ({ins}) -> ({outs})>"
+
+
+def _feeds(args: tuple, kwargs: dict) -> Any:
+    """The inputs of a call: a dict (given, or from keywords) or the positional tuple."""
+    if kwargs:
+        if args:
+            raise _C_invalid("pass the inputs either by name or positionally, not both")
+        return kwargs
+    if len(args) == 1 and isinstance(args[0], Mapping):
+        return args[0] if isinstance(args[0], dict) else dict(args[0])
+    return args
 
 
 def _C_invalid(message: str) -> Exception:
