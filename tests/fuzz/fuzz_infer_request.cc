@@ -15,20 +15,24 @@ namespace ts = tensorpod::server;
 
 namespace {
 
-ts::LoadedModel MakeModel() {
-  ts::LoadedModel m;
-  m.name = "fuzz";
-  m.version = 1;
-  m.config.set_max_batch_size(8);
-  m.inputs = {{"x", tensorpod::DType::kF32, {-1, 4}}, {"ids", tensorpod::DType::kI64, {-1, 2}}};
-  m.outputs = {{"y", tensorpod::DType::kF32, {-1, 4}}, {"mask", tensorpod::DType::kBool, {-1, 2}}};
-  return m;
+// Made once and kept for the process (LoadedModel holds atomics: no copies).
+const ts::LoadedModel& Model() {
+  static ts::LoadedModel* m = [] {
+    auto* model = new ts::LoadedModel();
+    model->name = "fuzz";
+    model->version = 1;
+    model->config.set_max_batch_size(8);
+    model->inputs = {{"x", tensorpod::DType::kF32, {-1, 4}}, {"ids", tensorpod::DType::kI64, {-1, 2}}};
+    model->outputs = {{"y", tensorpod::DType::kF32, {-1, 4}}, {"mask", tensorpod::DType::kBool, {-1, 2}}};
+    return model;
+  }();
+  return *m;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const ts::LoadedModel model = MakeModel();
+  const ts::LoadedModel& model = Model();
   if (size < 3) return 0;
   const uint8_t mode = data[0];
   // Mode 2: bytes 1-2 give the JSON header's length (little-endian, folded
