@@ -143,8 +143,13 @@ class Service final : public inference::GRPCInferenceService::Service {
       is->mutable_fail()->set_count(m->stats.failure.load());
       is->mutable_queue()->set_count(m->stats.success.load());
       is->mutable_queue()->set_ns(m->stats.queue_ns.load());
+      // Every successful request counts in each phase (clients such as
+      // perf_analyzer require equal counts); input and output copies are
+      // inside compute_infer's time.
+      is->mutable_compute_input()->set_count(m->stats.success.load());
       is->mutable_compute_infer()->set_count(m->stats.success.load());
       is->mutable_compute_infer()->set_ns(m->stats.compute_ns.load());
+      is->mutable_compute_output()->set_count(m->stats.success.load());
     }
     if (!q->name().empty() && !found) {
       auto m = s_->repo->Get(q->name(), q->version());
@@ -183,18 +188,13 @@ class Service final : public inference::GRPCInferenceService::Service {
     if (!found.ok()) return ToGrpc(found.status());
     std::shared_ptr<LoadedModel> m = std::move(found).value();
     const auto start = Clock::now();
-    grpc::Status st = Infer(*m, *q, r);
+    int64_t rows = 0;
+    grpc::Status st = Infer(*m, *q, r, &rows);
     if (!st.ok()) {
       ++m->stats.failure;
       return st;
     }
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-    ++m->stats.success;
-    ++m->stats.execution_count;
-    m->stats.request_ns += ns;
-    m->stats.compute_ns += ns;
-    m->stats.last_inference_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    m->stats.RecordSuccess(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count(), rows);
     return grpc::Status::OK;
   }
 
@@ -208,7 +208,9 @@ class Service final : public inference::GRPCInferenceService::Service {
     return ToGrpc(load ? s_->repo->Load(name) : s_->repo->Unload(name));
   }
 
-  grpc::Status Infer(LoadedModel& m, const inference::ModelInferRequest& q, inference::ModelInferResponse* r) {
+  // Runs one request; `rows` receives its batch size.
+  grpc::Status Infer(LoadedModel& m, const inference::ModelInferRequest& q, inference::ModelInferResponse* r,
+                     int64_t* rows_out) {
     const bool raw = q.raw_input_contents_size() > 0;
     if (raw && q.raw_input_contents_size() != q.inputs_size()) {
       return Invalid("raw_input_contents has " + std::to_string(q.raw_input_contents_size()) + " entries for " +
@@ -265,7 +267,7 @@ class Service final : public inference::GRPCInferenceService::Service {
     Batcher::Result result = m.batcher->Submit(named, ro).get();  // this RPC thread waits for its batch
     --*s_->in_progress;
     if (!result.ok()) return ToGrpc(result.status());
-    m.stats.inference_count += rows;
+    *rows_out = rows;
     r->set_model_name(m.name);
     r->set_model_version(std::to_string(m.version));
     r->set_id(q.id());

@@ -38,6 +38,24 @@ struct RepositoryOptions {
 // Counters and cumulative times of one model version (Triton's statistics,
 // and the metrics exported from them). Lock-free.
 struct ModelStats {
+  // Upper bounds (seconds) of the request duration histogram's buckets; the
+  // last bucket is +Inf.
+  static constexpr double kBucketBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                             0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+  static constexpr size_t kBuckets = sizeof(kBucketBounds) / sizeof(double) + 1;
+  void RecordSuccess(int64_t ns, int64_t rows) {
+    ++success;
+    ++execution_count;
+    inference_count += rows;
+    request_ns += ns;
+    compute_ns += ns;
+    size_t b = 0;
+    while (b + 1 < kBuckets && ns > kBucketBounds[b] * 1e9) ++b;
+    ++duration_buckets[b];
+    last_inference_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  std::atomic<int64_t> duration_buckets[kBuckets] = {};
   std::atomic<int64_t> success{0}, failure{0};
   std::atomic<int64_t> inference_count{0};  // rows
   std::atomic<int64_t> execution_count{0};  // batches (approximated per request when batching)

@@ -205,14 +205,7 @@ void Server::Infer(std::shared_ptr<LoadedModel> m, HttpRequest&& req, Reply repl
             resp.content_type = "application/octet-stream";
             resp.headers.emplace_back("Inference-Header-Content-Length", std::to_string(json_length));
           }
-          ++mm.stats.success;
-          mm.stats.inference_count += call->request.rows;
-          ++mm.stats.execution_count;
-          mm.stats.request_ns += ns;
-          mm.stats.compute_ns += ns;
-          mm.stats.last_inference_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count();
+          mm.stats.RecordSuccess(ns, call->request.rows);
           call->reply(std::move(resp));
         }
         --requests_in_progress_;
@@ -242,8 +235,10 @@ HttpResponse Server::Stats(const std::string& name, const std::string& version) 
       << "\",\"last_inference\":" << s.last_inference_ms.load() << ",\"inference_count\":" << s.inference_count.load()
       << ",\"execution_count\":" << s.execution_count.load() << ",\"inference_stats\":{\"success\":"
       << pair(s.success.load(), s.request_ns.load()) << ",\"fail\":" << pair(s.failure.load(), 0)
-      << ",\"queue\":" << pair(s.success.load(), s.queue_ns.load()) << ",\"compute_input\":" << pair(0, 0)
-      << ",\"compute_infer\":" << pair(s.success.load(), s.compute_ns.load()) << ",\"compute_output\":" << pair(0, 0)
+      << ",\"queue\":" << pair(s.success.load(), s.queue_ns.load())
+      << ",\"compute_input\":" << pair(s.success.load(), 0)
+      << ",\"compute_infer\":" << pair(s.success.load(), s.compute_ns.load())
+      << ",\"compute_output\":" << pair(s.success.load(), 0)
       << "},\"batch_stats\":[]}";
     first = false;
   }
@@ -294,9 +289,17 @@ std::string Server::Metrics() {
   }
   family("tensorpod_inference_rows_total", "counter", "Rows (batch items) inferred.");
   for (const auto& m : loaded) o << "tensorpod_inference_rows_total{" << Labels(*m) << "} " << m->stats.inference_count.load() << "\n";
-  family("tensorpod_request_duration_seconds_total", "counter", "Summed time from request parsed to response ready.");
+  family("tensorpod_request_duration_seconds", "histogram", "Time from request parsed to response ready, successful requests.");
   for (const auto& m : loaded) {
-    o << "tensorpod_request_duration_seconds_total{" << Labels(*m) << "} " << m->stats.request_ns.load() / 1e9 << "\n";
+    int64_t cumulative = 0;
+    for (size_t b = 0; b < ModelStats::kBuckets; ++b) {
+      cumulative += m->stats.duration_buckets[b].load();
+      o << "tensorpod_request_duration_seconds_bucket{" << Labels(*m) << ",le=\""
+        << (b + 1 < ModelStats::kBuckets ? std::to_string(ModelStats::kBucketBounds[b]) : std::string("+Inf")) << "\"} "
+        << cumulative << "\n";
+    }
+    o << "tensorpod_request_duration_seconds_sum{" << Labels(*m) << "} " << m->stats.request_ns.load() / 1e9 << "\n";
+    o << "tensorpod_request_duration_seconds_count{" << Labels(*m) << "} " << cumulative << "\n";
   }
   family("tensorpod_model_load_duration_seconds", "gauge", "How long the model took to load and warm up.");
   for (const auto& m : loaded) o << "tensorpod_model_load_duration_seconds{" << Labels(*m) << "} " << m->load_seconds << "\n";
@@ -324,12 +327,24 @@ std::string Server::Metrics() {
     family(g.name, "gauge", g.help);
     for (size_t i = 0; i < loaded.size(); ++i) o << g.name << "{" << Labels(*loaded[i]) << "} " << g.get(reports[i]) << "\n";
   }
-  family("tensorpod_request_latency_seconds", "gauge", "Queue-to-response latency quantiles over the window.");
-  for (size_t i = 0; i < loaded.size(); ++i) {
-    const LoadReport& r = reports[i];
-    for (const auto& [q, v] : {std::pair<const char*, double>{"0.5", r.total_p50_ms}, {"0.95", r.total_p95_ms}, {"0.99", r.total_p99_ms}}) {
-      o << "tensorpod_request_latency_seconds{" << Labels(*loaded[i]) << ",quantile=\"" << q << "\"} " << v / 1e3 << "\n";
-    }
+  // The batcher's latency quantiles over its window (queue, compute, and
+  // both), as gauges: what an autoscaler or an SLO alert reads.
+  struct Quantile {
+    const char* name;
+    double LoadReport::*field;
+  };
+  static const Quantile quantiles[] = {
+      {"tensorpod_batcher_queue_p50_seconds", &LoadReport::queue_p50_ms},
+      {"tensorpod_batcher_queue_p99_seconds", &LoadReport::queue_p99_ms},
+      {"tensorpod_batcher_compute_p50_seconds", &LoadReport::compute_p50_ms},
+      {"tensorpod_batcher_compute_p99_seconds", &LoadReport::compute_p99_ms},
+      {"tensorpod_batcher_total_p50_seconds", &LoadReport::total_p50_ms},
+      {"tensorpod_batcher_total_p95_seconds", &LoadReport::total_p95_ms},
+      {"tensorpod_batcher_total_p99_seconds", &LoadReport::total_p99_ms},
+  };
+  for (const Quantile& q : quantiles) {
+    family(q.name, "gauge", "Batcher latency quantile over its sliding window.");
+    for (size_t i = 0; i < loaded.size(); ++i) o << q.name << "{" << Labels(*loaded[i]) << "} " << reports[i].*q.field / 1e3 << "\n";
   }
   family("tensorpod_requests_refused_total", "counter", "Requests refused while shutting down.");
   o << "tensorpod_requests_refused_total " << refused_.load() << "\n";

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import shutil
 import struct
+import subprocess
 import threading
 import time
 
@@ -134,11 +137,19 @@ def test_statistics_and_metrics(client, server):
     for name in ("tensorpod_queue_compute_ratio", "tensorpod_instance_busy_ratio", "tensorpod_capacity_requests_per_second",
                  "tensorpod_recommended_replicas", "tensorpod_model_load_duration_seconds"):
         assert f"# TYPE {name} gauge" in text, name
+    assert 'tensorpod_request_duration_seconds_bucket{model="mlp",version="1",le="+Inf"}' in text
     # Every sample line belongs to a declared family.
     families = {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            assert line.split("{")[0].split()[0] in families, line
+            name = line.split("{")[0].split()[0]
+            assert name in families or re.sub(r"_(bucket|sum|count)$", "", name) in families, line
+    # Prometheus' own linter accepts it.
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool (Debian package prometheus) is not installed: the lint check is skipped")
+    proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_repository_control_is_refused_in_mode_none(server):
