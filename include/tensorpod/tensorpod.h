@@ -296,6 +296,23 @@ typedef struct tp_load_report_t {
 /* The batcher's load over its sliding window (cheap; for metrics scrapes). */
 TP_API tp_status_t* tp_batcher_load_report(const tp_batcher_t* batcher, tp_load_report_t* out);
 
+/* Distributions since the batcher was created, for Prometheus histograms.
+ * Counts are per bucket (not cumulative). batch_size[i]: batches of
+ * (2^(i-1), 2^i] rows (i = 0: 1 row). queue[i], compute[i]: requests whose
+ * queue (compute) time was in (duration_bounds_us[i-1],
+ * duration_bounds_us[i]] (the last bucket: above the last bound). API 1.2. */
+#define TP_BATCH_SIZE_BUCKETS 17
+#define TP_DURATION_BUCKETS 16
+typedef struct tp_batcher_histograms_t {
+  int64_t batch_size[TP_BATCH_SIZE_BUCKETS];
+  int64_t duration_bounds_us[TP_DURATION_BUCKETS - 1];
+  int64_t queue[TP_DURATION_BUCKETS];
+  int64_t compute[TP_DURATION_BUCKETS];
+  int64_t batches, requests, rows;
+  int64_t queue_us_sum, compute_us_sum; /* over requests */
+} tp_batcher_histograms_t;
+TP_API tp_status_t* tp_batcher_histograms(const tp_batcher_t* batcher, tp_batcher_histograms_t* out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

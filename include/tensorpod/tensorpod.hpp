@@ -385,6 +385,13 @@ class Batcher {
     if (!st.ok()) return st;
     return r;
   }
+  // Distributions since creation (batch sizes, queue and compute times).
+  StatusOr<tp_batcher_histograms_t> Histograms() const {
+    tp_batcher_histograms_t h{};
+    Status st = Status::FromC(tp_batcher_histograms(b_.get(), &h));
+    if (!st.ok()) return st;
+    return h;
+  }
   const tp_batcher_t* c_batcher() const { return b_.get(); }
 
  private:

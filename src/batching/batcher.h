@@ -84,6 +84,7 @@ class Batcher {
   // no longer queued (running or done).
   bool Cancel(uint64_t id);
   LoadReport Report() const;
+  LoadHistograms Histograms() const { return tracker_.Histograms(); }
   // Stops accepting requests, completes every queued one with UNAVAILABLE,
   // waits for running batches. Idempotent.
   void Shutdown();

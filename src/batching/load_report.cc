@@ -164,10 +164,26 @@ void LoadTracker::OnBatchDone(int64_t items,
   s.busy_us += compute_us;
   s.compute_us_sum += compute_us * requests;
   s.compute.Add(compute_us / 1e3, requests);
+  LoadHistograms& h = histograms_;
+  auto duration_bucket = [](int64_t us) {
+    int b = 0;
+    while (b < LoadHistograms::kDurationBuckets - 1 && us > LoadHistograms::kDurationBoundsUs[b]) ++b;
+    return b;
+  };
+  int size_bucket = 0;
+  while (size_bucket < LoadHistograms::kBatchBuckets - 1 && (int64_t{1} << size_bucket) < items) ++size_bucket;
+  ++h.batch_size[size_bucket];
+  ++h.batches;
+  h.requests += requests;
+  h.rows += items;
+  h.compute[duration_bucket(compute_us)] += requests;
+  h.compute_us_sum += compute_us * requests;
   for (int64_t q : queue_us) {
     s.queue_us_sum += q;
     s.queue.Add(q / 1e3);
     s.total.Add((q + compute_us) / 1e3);
+    ++h.queue[duration_bucket(q)];
+    h.queue_us_sum += q;
   }
 }
 
@@ -175,6 +191,11 @@ void LoadTracker::OnBatchDone(int64_t items,
 // covers between window_us - slice_us_ and window_us of time; rates divide by
 // exactly that span (or the time since start, if shorter), so a steady rate
 // reads the same whenever it is scraped.
+LoadHistograms LoadTracker::Histograms() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return histograms_;
+}
+
 LoadReport LoadTracker::Report(int64_t queue_depth, int64_t in_flight) const {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_->NowMicros();

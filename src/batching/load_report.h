@@ -61,6 +61,23 @@ struct LoadReport {
   int64_t window_us = 0;             // what the rates cover
 };
 
+// Cumulative distributions since the tracker started, for Prometheus
+// histograms: batch sizes (bucket i holds sizes in (2^(i-1), 2^i], bucket 0
+// size 1), and per-request queue and compute times (bucket i holds times in
+// (kDurationBoundsUs[i-1], kDurationBoundsUs[i]], the last one above the
+// last bound). Counts are per bucket, not cumulative.
+struct LoadHistograms {
+  static constexpr int kBatchBuckets = 17;  // up to 65536 rows
+  static constexpr int kDurationBuckets = 16;
+  static constexpr int64_t kDurationBoundsUs[kDurationBuckets - 1] = {
+      10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+  int64_t batch_size[kBatchBuckets] = {};
+  int64_t queue[kDurationBuckets] = {};
+  int64_t compute[kDurationBuckets] = {};
+  int64_t batches = 0, requests = 0, rows = 0;
+  int64_t queue_us_sum = 0, compute_us_sum = 0;  // per request
+};
+
 struct LoadTrackerOptions {
   int64_t window_us = 10'000'000;  // sliding window of the rates and quantiles
   int slices = 10;                 // the window moves in window_us / slices steps
@@ -81,6 +98,7 @@ class LoadTracker {
   // each request waited queue_us[i] before it.
   void OnBatchDone(int64_t items, const std::vector<int64_t>& queue_us, int64_t compute_us);
   LoadReport Report(int64_t queue_depth, int64_t in_flight) const;
+  LoadHistograms Histograms() const;
 
  private:
   struct Slice {
@@ -96,6 +114,7 @@ class LoadTracker {
   mutable std::mutex mu_;
   mutable std::vector<Slice> slices_;  // ring, guarded by mu_
   std::atomic<int64_t> rejected_{0};   // lock-free: refusals under overload must not contend
+  LoadHistograms histograms_;          // guarded by mu_
   int64_t started_us_;
 };
 

@@ -528,6 +528,27 @@ int tp_batcher_cancel(tp_batcher_t* batcher, uint64_t request_id) {
   return batcher != nullptr && batcher->batcher->Cancel(request_id) ? 1 : 0;
 }
 
+tp_status_t* tp_batcher_histograms(const tp_batcher_t* batcher, tp_batcher_histograms_t* out) {
+  return Guard([&]() -> tp_status_t* {
+    if (batcher == nullptr) return NullArg("batcher");
+    if (out == nullptr) return NullArg("out");
+    static_assert(TP_BATCH_SIZE_BUCKETS == ti::LoadHistograms::kBatchBuckets, "batch buckets");
+    static_assert(TP_DURATION_BUCKETS == ti::LoadHistograms::kDurationBuckets, "duration buckets");
+    const ti::LoadHistograms h = batcher->batcher->Histograms();
+    std::copy(std::begin(h.batch_size), std::end(h.batch_size), out->batch_size);
+    std::copy(std::begin(ti::LoadHistograms::kDurationBoundsUs), std::end(ti::LoadHistograms::kDurationBoundsUs),
+              out->duration_bounds_us);
+    std::copy(std::begin(h.queue), std::end(h.queue), out->queue);
+    std::copy(std::begin(h.compute), std::end(h.compute), out->compute);
+    out->batches = h.batches;
+    out->requests = h.requests;
+    out->rows = h.rows;
+    out->queue_us_sum = h.queue_us_sum;
+    out->compute_us_sum = h.compute_us_sum;
+    return nullptr;
+  });
+}
+
 tp_status_t* tp_batcher_load_report(const tp_batcher_t* batcher, tp_load_report_t* out) {
   return Guard([&]() -> tp_status_t* {
     if (batcher == nullptr) return NullArg("batcher");

@@ -136,20 +136,21 @@ class Service final : public inference::GRPCInferenceService::Service {
       st->set_version(std::to_string(m->version));
       st->set_last_inference(m->stats.last_inference_ms.load());
       st->set_inference_count(m->stats.inference_count.load());
-      st->set_execution_count(m->stats.execution_count.load());
+      const tp_batcher_histograms_t h = BatcherHistograms(*m);
+      st->set_execution_count(h.batches);
       auto* is = st->mutable_inference_stats();
       is->mutable_success()->set_count(m->stats.success.load());
       is->mutable_success()->set_ns(m->stats.request_ns.load());
       is->mutable_fail()->set_count(m->stats.failure.load());
-      is->mutable_queue()->set_count(m->stats.success.load());
-      is->mutable_queue()->set_ns(m->stats.queue_ns.load());
-      // Every successful request counts in each phase (clients such as
+      // Every request the batcher ran counts in each phase (clients such as
       // perf_analyzer require equal counts); input and output copies are
       // inside compute_infer's time.
-      is->mutable_compute_input()->set_count(m->stats.success.load());
-      is->mutable_compute_infer()->set_count(m->stats.success.load());
-      is->mutable_compute_infer()->set_ns(m->stats.compute_ns.load());
-      is->mutable_compute_output()->set_count(m->stats.success.load());
+      is->mutable_queue()->set_count(h.requests);
+      is->mutable_queue()->set_ns(h.queue_us_sum * 1000);
+      is->mutable_compute_input()->set_count(h.requests);
+      is->mutable_compute_infer()->set_count(h.requests);
+      is->mutable_compute_infer()->set_ns(h.compute_us_sum * 1000);
+      is->mutable_compute_output()->set_count(h.requests);
     }
     if (!q->name().empty() && !found) {
       auto m = s_->repo->Get(q->name(), q->version());

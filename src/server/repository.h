@@ -35,8 +35,9 @@ struct RepositoryOptions {
   int threads = 0;              // engine threads per run (0: the engine's default)
 };
 
-// Counters and cumulative times of one model version (Triton's statistics,
-// and the metrics exported from them). Lock-free.
+// Request counters and times of one model version as the front ends saw
+// them (Triton's statistics and the metrics add the batcher's own
+// histograms). Lock-free.
 struct ModelStats {
   // Upper bounds (seconds) of the request duration histogram's buckets; the
   // last bucket is +Inf.
@@ -45,10 +46,8 @@ struct ModelStats {
   static constexpr size_t kBuckets = sizeof(kBucketBounds) / sizeof(double) + 1;
   void RecordSuccess(int64_t ns, int64_t rows) {
     ++success;
-    ++execution_count;
     inference_count += rows;
     request_ns += ns;
-    compute_ns += ns;
     size_t b = 0;
     while (b + 1 < kBuckets && ns > kBucketBounds[b] * 1e9) ++b;
     ++duration_buckets[b];
@@ -58,8 +57,7 @@ struct ModelStats {
   std::atomic<int64_t> duration_buckets[kBuckets] = {};
   std::atomic<int64_t> success{0}, failure{0};
   std::atomic<int64_t> inference_count{0};  // rows
-  std::atomic<int64_t> execution_count{0};  // batches (approximated per request when batching)
-  std::atomic<int64_t> request_ns{0}, queue_ns{0}, compute_ns{0};
+  std::atomic<int64_t> request_ns{0};       // batches, queue and compute times: the batcher's histograms
   std::atomic<int64_t> last_inference_ms{0};
 };
 
@@ -124,6 +122,12 @@ class ModelRepository {
   std::map<std::string, Entry> models_;  // guarded by mu_
   std::mutex load_mu_;                   // one load or unload at a time
 };
+
+// The model's batcher distributions since load (zeros if unavailable).
+inline tp_batcher_histograms_t BatcherHistograms(const LoadedModel& m) {
+  auto h = m.batcher ? m.batcher->Histograms() : StatusOr<tp_batcher_histograms_t>(tp_batcher_histograms_t{});
+  return h.ok() ? *h : tp_batcher_histograms_t{};
+}
 
 // Repository model names are folder names: no path separators, no "..",
 // nothing hidden. INVALID_ARGUMENT naming the problem.

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "grpc_server.h"
 #include "http_server.h"
@@ -228,17 +229,18 @@ HttpResponse Server::Stats(const std::string& name, const std::string& version) 
     if (!version.empty() && std::to_string(m->version) != version) continue;
     found = true;
     const ModelStats& s = m->stats;
+    const tp_batcher_histograms_t h = BatcherHistograms(*m);
     auto pair = [](int64_t count, int64_t ns) {
       return "{\"count\":" + std::to_string(count) + ",\"ns\":" + std::to_string(ns) + "}";
     };
     o << (first ? "" : ",") << "{\"name\":" << JsonQuote(m->name) << ",\"version\":\"" << m->version
       << "\",\"last_inference\":" << s.last_inference_ms.load() << ",\"inference_count\":" << s.inference_count.load()
-      << ",\"execution_count\":" << s.execution_count.load() << ",\"inference_stats\":{\"success\":"
+      << ",\"execution_count\":" << h.batches << ",\"inference_stats\":{\"success\":"
       << pair(s.success.load(), s.request_ns.load()) << ",\"fail\":" << pair(s.failure.load(), 0)
-      << ",\"queue\":" << pair(s.success.load(), s.queue_ns.load())
-      << ",\"compute_input\":" << pair(s.success.load(), 0)
-      << ",\"compute_infer\":" << pair(s.success.load(), s.compute_ns.load())
-      << ",\"compute_output\":" << pair(s.success.load(), 0)
+      << ",\"queue\":" << pair(h.requests, h.queue_us_sum * 1000)
+      << ",\"compute_input\":" << pair(h.requests, 0)
+      << ",\"compute_infer\":" << pair(h.requests, h.compute_us_sum * 1000)
+      << ",\"compute_output\":" << pair(h.requests, 0)
       << "},\"batch_stats\":[]}";
     first = false;
   }
@@ -301,6 +303,43 @@ std::string Server::Metrics() {
     o << "tensorpod_request_duration_seconds_sum{" << Labels(*m) << "} " << m->stats.request_ns.load() / 1e9 << "\n";
     o << "tensorpod_request_duration_seconds_count{" << Labels(*m) << "} " << cumulative << "\n";
   }
+  std::vector<tp_batcher_histograms_t> hists;
+  for (const auto& m : loaded) hists.push_back(BatcherHistograms(*m));
+  family("tensorpod_batch_size", "histogram", "Rows per batch the batcher ran.");
+  for (size_t i = 0; i < loaded.size(); ++i) {
+    const tp_batcher_histograms_t& h = hists[i];
+    const int64_t max_batch = std::max<int64_t>(1, loaded[i]->config.max_batch_size());
+    int64_t cumulative = 0;
+    for (int b = 0; b < TP_BATCH_SIZE_BUCKETS; ++b) {
+      cumulative += h.batch_size[b];
+      if ((int64_t{1} << b) >= max_batch || b + 1 == TP_BATCH_SIZE_BUCKETS) {
+        for (int r = b + 1; r < TP_BATCH_SIZE_BUCKETS; ++r) cumulative += h.batch_size[r];
+        break;
+      }
+      o << "tensorpod_batch_size_bucket{" << Labels(*loaded[i]) << ",le=\"" << (int64_t{1} << b) << "\"} " << cumulative << "\n";
+    }
+    o << "tensorpod_batch_size_bucket{" << Labels(*loaded[i]) << ",le=\"+Inf\"} " << cumulative << "\n";
+    o << "tensorpod_batch_size_sum{" << Labels(*loaded[i]) << "} " << h.rows << "\n";
+    o << "tensorpod_batch_size_count{" << Labels(*loaded[i]) << "} " << h.batches << "\n";
+  }
+  for (const auto& [name, help, which] :
+       {std::tuple<const char*, const char*, int>{"tensorpod_queue_duration_seconds", "Time requests waited in the batch queue.", 0},
+        {"tensorpod_compute_duration_seconds", "Run time of the batch each request was in.", 1}}) {
+    family(name, "histogram", help);
+    for (size_t i = 0; i < loaded.size(); ++i) {
+      const tp_batcher_histograms_t& h = hists[i];
+      const int64_t* counts = which == 0 ? h.queue : h.compute;
+      int64_t cumulative = 0;
+      for (int b = 0; b < TP_DURATION_BUCKETS; ++b) {
+        cumulative += counts[b];
+        o << name << "_bucket{" << Labels(*loaded[i]) << ",le=\""
+          << (b + 1 < TP_DURATION_BUCKETS ? std::to_string(h.duration_bounds_us[b] / 1e6) : std::string("+Inf")) << "\"} "
+          << cumulative << "\n";
+      }
+      o << name << "_sum{" << Labels(*loaded[i]) << "} " << (which == 0 ? h.queue_us_sum : h.compute_us_sum) / 1e6 << "\n";
+      o << name << "_count{" << Labels(*loaded[i]) << "} " << h.requests << "\n";
+    }
+  }
   family("tensorpod_model_load_duration_seconds", "gauge", "How long the model took to load and warm up.");
   for (const auto& m : loaded) o << "tensorpod_model_load_duration_seconds{" << Labels(*m) << "} " << m->load_seconds << "\n";
   struct Gauge {
@@ -349,19 +388,28 @@ std::string Server::Metrics() {
   family("tensorpod_requests_refused_total", "counter", "Requests refused while shutting down.");
   o << "tensorpod_requests_refused_total " << refused_.load() << "\n";
   if (options_.metrics_triton) {
-    for (const char* n : {"nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count",
-                          "nv_inference_exec_count", "nv_inference_request_duration_us", "nv_inference_pending_request_count"}) {
-      family(n, std::string(n) == "nv_inference_pending_request_count" ? "gauge" : "counter", "Triton-compatible name.");
+    // Triton's names, for existing dashboards (they do not follow
+    // Prometheus' naming conventions; promtool's lint rejects them).
+    struct Compat {
+      const char* name;
+      const char* type;
+      double (*get)(const LoadedModel&, const tp_batcher_histograms_t&, const LoadReport&);
+    };
+    static const Compat compat[] = {
+        {"nv_inference_request_success", "counter", [](const LoadedModel& m, const tp_batcher_histograms_t&, const LoadReport&) { return double(m.stats.success.load()); }},
+        {"nv_inference_request_failure", "counter", [](const LoadedModel& m, const tp_batcher_histograms_t&, const LoadReport&) { return double(m.stats.failure.load()); }},
+        {"nv_inference_count", "counter", [](const LoadedModel& m, const tp_batcher_histograms_t&, const LoadReport&) { return double(m.stats.inference_count.load()); }},
+        {"nv_inference_exec_count", "counter", [](const LoadedModel&, const tp_batcher_histograms_t& h, const LoadReport&) { return double(h.batches); }},
+        {"nv_inference_request_duration_us", "counter", [](const LoadedModel& m, const tp_batcher_histograms_t&, const LoadReport&) { return m.stats.request_ns.load() / 1e3; }},
+        {"nv_inference_queue_duration_us", "counter", [](const LoadedModel&, const tp_batcher_histograms_t& h, const LoadReport&) { return double(h.queue_us_sum); }},
+        {"nv_inference_compute_infer_duration_us", "counter", [](const LoadedModel&, const tp_batcher_histograms_t& h, const LoadReport&) { return double(h.compute_us_sum); }},
+        {"nv_inference_pending_request_count", "gauge", [](const LoadedModel&, const tp_batcher_histograms_t&, const LoadReport& r) { return double(r.queue_depth); }},
+        {"nv_model_load_duration_secs", "gauge", [](const LoadedModel& m, const tp_batcher_histograms_t&, const LoadReport&) { return m.load_seconds; }},
+    };
+    for (const Compat& c : compat) {
+      family(c.name, c.type, "Triton-compatible name.");
       for (size_t i = 0; i < loaded.size(); ++i) {
-        const ModelStats& s = loaded[i]->stats;
-        const std::string key(n);
-        const double v = key == "nv_inference_request_success" ? s.success.load()
-                         : key == "nv_inference_request_failure" ? s.failure.load()
-                         : key == "nv_inference_count" ? s.inference_count.load()
-                         : key == "nv_inference_exec_count" ? s.execution_count.load()
-                         : key == "nv_inference_request_duration_us" ? s.request_ns.load() / 1e3
-                                                                       : double(reports[i].queue_depth);
-        o << n << "{" << Labels(*loaded[i]) << "} " << v << "\n";
+        o << c.name << "{" << Labels(*loaded[i]) << "} " << c.get(*loaded[i], hists[i], reports[i]) << "\n";
       }
     }
   }

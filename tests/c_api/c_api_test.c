@@ -505,6 +505,18 @@ static void test_batcher(const tp_session_t* s) {
     if (report.queue_depth == 0 && report.in_flight == 0 && report.completed_per_s > 0) break;
   }
   CHECK(report.queue_depth == 0 && report.recommended_replicas >= 1);
+  {
+    tp_batcher_histograms_t h;
+    int64_t batches = 0, requests = 0;
+    CHECK_STATUS(tp_batcher_histograms(b, NULL), TP_INVALID_ARGUMENT, "out");
+    if (CHECK_OK(tp_batcher_histograms(b, &h))) {
+      for (k = 0; k < TP_BATCH_SIZE_BUCKETS; ++k) batches += h.batch_size[k];
+      for (k = 0; k < TP_DURATION_BUCKETS; ++k) requests += h.queue[k];
+      CHECK(h.requests == 3 && h.rows == 3 && requests == 3);
+      CHECK(batches == h.batches && h.batches >= 1 && h.batches <= 3);
+      CHECK(h.duration_bounds_us[0] > 0 && h.duration_bounds_us[TP_DURATION_BUCKETS - 2] > h.duration_bounds_us[0]);
+    }
+  }
   /* Destroy waits for running batches (anything still queued would
    * complete with TP_UNAVAILABLE). Every request's callback ran exactly
    * once, with both model outputs ("y", "z") of its own row. */

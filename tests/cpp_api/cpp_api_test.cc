@@ -97,6 +97,12 @@ TEST(CppApiTest, BatcherFutureAndCallbackForms) {
   EXPECT_EQ(report->queue_depth, 0);
   EXPECT_GE(report->recommended_replicas, 1);
   EXPECT_GT(report->mean_batch_size, 0);
+  auto h = b->Histograms();
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->requests, 16);
+  int64_t rows = 0;
+  for (const auto& x : xs) rows += static_cast<int64_t>(x.size() / 4);
+  EXPECT_EQ(h->rows, rows);
 }
 
 TEST(CppApiTest, BatcherErrorsAndCancellation) {

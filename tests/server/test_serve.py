@@ -138,6 +138,11 @@ def test_statistics_and_metrics(client, server):
                  "tensorpod_recommended_replicas", "tensorpod_model_load_duration_seconds"):
         assert f"# TYPE {name} gauge" in text, name
     assert 'tensorpod_request_duration_seconds_bucket{model="mlp",version="1",le="+Inf"}' in text
+    for h in ("tensorpod_batch_size", "tensorpod_queue_duration_seconds", "tensorpod_compute_duration_seconds"):
+        assert f"# TYPE {h} histogram" in text, h
+    batches = int(re.search(r'tensorpod_batch_size_count\{model="mlp",version="1"\} (\d+)', text).group(1))
+    assert 0 < batches <= int(s["inference_count"])
+    assert int(s["execution_count"]) == batches
     # Every sample line belongs to a declared family.
     families = {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE")}
     for line in text.splitlines():

@@ -344,3 +344,39 @@ TEST(LoadTrackerTest, ConcurrentEventsAndReports) {
 
 }  // namespace
 }  // namespace tensorpod::internal
+
+namespace tensorpod::internal {
+namespace {
+
+// The cumulative histograms behind the server's Prometheus histograms: every
+// batch and request lands in its bucket, and nothing leaves with the window.
+TEST(LoadTrackerTest, HistogramsAccumulateForever) {
+  FakeClock clock(0);
+  LoadTrackerOptions o;
+  o.max_batch_size = 64;
+  LoadTracker t(&clock, o);
+  t.OnBatchDone(1, {5}, 8);                 // 1 row; queue 5 us, compute 8 us
+  t.OnBatchDone(3, {30, 600}, 40);          // 3 rows: bucket (2, 4]
+  t.OnBatchDone(64, {2'000'000}, 200'000);  // bucket (32, 64]; queue above the last bound
+  clock.Advance(60'000'000);                // long after the report window
+  const LoadHistograms h = t.Histograms();
+  EXPECT_EQ(h.batches, 3);
+  EXPECT_EQ(h.requests, 4);
+  EXPECT_EQ(h.rows, 68);
+  EXPECT_EQ(h.batch_size[0], 1);
+  EXPECT_EQ(h.batch_size[2], 1);
+  EXPECT_EQ(h.batch_size[6], 1);
+  EXPECT_EQ(h.queue[0], 1);                                 // 5 <= 10
+  EXPECT_EQ(h.queue[2], 1);                                 // 30 in (25, 50]
+  EXPECT_EQ(h.queue[6], 1);                                 // 600 in (500, 1000]
+  EXPECT_EQ(h.queue[LoadHistograms::kDurationBuckets - 1], 1);  // 2 s: above 1 s
+  EXPECT_EQ(h.compute[0], 1);                               // 8 us, one request
+  EXPECT_EQ(h.compute[2], 2);                               // 40 us, two requests
+  EXPECT_EQ(h.compute[13], 1);                              // 200 ms in (100, 250] ms
+  EXPECT_EQ(h.queue_us_sum, 5 + 30 + 600 + 2'000'000);
+  EXPECT_EQ(h.compute_us_sum, 8 + 2 * 40 + 200'000);
+  EXPECT_EQ(t.Report(0, 0).batches_per_s, 0);  // the window forgot them
+}
+
+}  // namespace
+}  // namespace tensorpod::internal
