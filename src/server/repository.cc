@@ -509,10 +509,14 @@ std::vector<ModelStatus> ModelRepository::Index() const {
 bool ModelRepository::AllReady() const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, e] : models_) {
+    // A model still serving its loaded versions is ready while a new
+    // version or config loads (poll mode reloads it in place).
+    if (!e.versions.empty()) continue;
     for (const ModelStatus& s : e.status) {
       if (s.state == "LOADING") return false;
     }
-    if (options_.control_mode != ControlMode::kExplicit && e.versions.empty()) return false;
+    // Explicitly unloaded models do not count against readiness.
+    if (options_.control_mode != ControlMode::kExplicit) return false;
   }
   return true;
 }

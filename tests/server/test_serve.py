@@ -393,3 +393,46 @@ def test_sigterm_under_load_loses_nothing(cli, repository):
     assert time.time() - t0 < 30
     assert outcomes["lost"] == 0 and outcomes["wrong"] == 0, outcomes
     assert outcomes["ok"] > served_before > 0, outcomes
+
+
+def test_poll_mode_follows_the_repository(cli, repository, tmp_path):
+    repo = tmp_path / "poll"
+    repo.mkdir()
+    shutil.copytree(repository / "identity", repo / "identity")
+    s = Server(cli, repo, "--model-control-mode", "poll", "--repository-poll-seconds", "0.2", "--drain-seconds", "0")
+    try:
+        s.wait_ready()
+
+        def ready(model):
+            return s.request("GET", f"/v2/models/{model}/ready")[0] == 200
+
+        def wait_for(cond, what):
+            end = time.time() + 30
+            while time.time() < end:
+                if cond():
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"{what} did not happen:\n{s.log.read_text()}")
+
+        assert ready("identity") and not ready("affine")
+        # A new model appears: loaded on the next scan.
+        shutil.copytree(repository / "affine", repo / "affine")
+        wait_for(lambda: ready("affine"), "loading the new model")
+        # A new version of a model: served once loaded, readiness never drops meanwhile.
+        shutil.copytree(repo / "identity" / "1", repo / "identity" / "2")
+        seen_unready = False
+        end = time.time() + 30
+        while time.time() < end:
+            seen_unready |= s.request("GET", "/v2/health/ready")[0] != 200
+            status, body = s.json("GET", "/v2/models/identity")
+            if status == 200 and body["versions"] == ["2"]:
+                break
+            time.sleep(0.02)
+        assert body["versions"] == ["2"], body
+        assert not seen_unready
+        # A removed model is unloaded.
+        shutil.rmtree(repo / "affine")
+        wait_for(lambda: not ready("affine"), "unloading the removed model")
+        assert s.request("POST", "/v2/models/identity/infer", infer_body())[0] == 200
+    finally:
+        assert s.stop() == 0
