@@ -67,7 +67,7 @@ def make_repository(root: Path) -> Path:
          helper.make_tensor_value_info("n", TensorProto.BOOL, ["batch", 2])]), repo / "ints" / "1" / "model.onnx")
     w = numpy_helper.from_array(np.eye(256, dtype=np.float32), "w")
     nodes, prev = [], "x"
-    for i in range(30):
+    for i in range(120):
         nodes.append(helper.make_node("MatMul", [prev, "w"], [f"h{i}"]))
         prev = f"h{i}"
     nodes.append(helper.make_node("Identity", [prev], ["y"]))

@@ -310,8 +310,10 @@ def test_overload_gives_429_and_the_rest_succeed(cli, repository):
                            "parameters": {"binary_data_output": True}}).encode()
         results = []
         lock = threading.Lock()
+        start = threading.Barrier(24)
 
         def hit():
+            start.wait()  # all at once: far more than one running batch and a queue of 2 can hold
             st, headers, data = s.request("POST", "/v2/models/slow/infer", head + x.tobytes(),
                                           {"Inference-Header-Content-Length": str(len(head))})
             with lock:
