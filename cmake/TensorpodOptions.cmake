@@ -19,6 +19,11 @@ if(TENSORPOD_SANITIZE)
   add_compile_options(-fsanitize=${TENSORPOD_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${TENSORPOD_SANITIZE})
 endif()
+if(TENSORPOD_BUILD_FUZZ)
+  # Coverage feedback from the code under test, not just the fuzz targets:
+  # without it libFuzzer mutates blind.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 # tensorpod_internal_target(NAME SOURCES... DEPS ...): one static library per
 # src/ folder, linked PRIVATE downward so a wrong include fails to build.
