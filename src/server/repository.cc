@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -149,22 +152,78 @@ std::string DeviceFor(const config::ModelConfig& c, const std::string& fallback)
   return fallback;
 }
 
-// Runs every input once at batch 1 (0-size dims become 1), so that the
-// first request does not pay for planning.
-Status WarmUp(const LoadedModel& m) {
-  std::vector<Tensor> tensors;
-  NamedTensors named;
-  tensors.reserve(m.inputs.size());
-  for (const TensorInfo& t : m.inputs) {
-    std::vector<int64_t> shape = t.shape;
-    for (int64_t& d : shape) d = d < 0 ? 1 : d;
-    auto z = Tensor::Zeros(shape, t.dtype);
-    if (!z.ok()) return z.status();
-    tensors.push_back(std::move(z).value());
+// Warms the model up before it is ready, so that the first requests do
+// not pay for planning: the config's model_warmup samples (each input zero,
+// random or from <model>/warmup/<file>, `count` runs each), else one run at
+// batch 1 with zeros (dynamic dimensions as 1).
+Status WarmUp(const LoadedModel& m, const fs::path& model_dir) {
+  const config::ModelConfig& c = m.config;
+  auto run = [&](std::vector<Tensor>& tensors, int count) -> Status {
+    NamedTensors named;
+    for (size_t i = 0; i < tensors.size(); ++i) named.emplace_back(m.inputs[i].name, tensors[i]);
+    for (int k = 0; k < std::max(1, count); ++k) {
+      auto r = m.session->Run(named);
+      if (!r.ok()) return r.status();
+    }
+    return Status();
+  };
+  if (c.model_warmup_size() == 0) {
+    std::vector<Tensor> tensors;
+    for (const TensorInfo& t : m.inputs) {
+      std::vector<int64_t> shape = t.shape;
+      for (int64_t& d : shape) d = d < 0 ? 1 : d;
+      auto z = Tensor::Zeros(shape, t.dtype);
+      if (!z.ok()) return z.status();
+      tensors.push_back(std::move(z).value());
+    }
+    return run(tensors, 1);
   }
-  for (size_t i = 0; i < tensors.size(); ++i) named.emplace_back(m.inputs[i].name, tensors[i]);
-  auto r = m.session->Run(named);
-  return r.ok() ? Status() : r.status();
+  std::mt19937 rng(1);
+  for (const auto& w : c.model_warmup()) {
+    const std::string what = "model_warmup \"" + w.name() + "\"";
+    std::vector<Tensor> tensors;
+    for (const TensorInfo& t : m.inputs) {
+      auto it = w.inputs().find(t.name);
+      if (it == w.inputs().end()) return Invalid(what + " gives no input \"" + t.name + "\"");
+      const auto& in = it->second;
+      if (in.data_type() != config::TYPE_INVALID && DTypeFromConfig(in.data_type()) != t.dtype) {
+        return Invalid(what + ": input \"" + t.name + "\" has data_type " + config::DataType_Name(in.data_type()) +
+                       ", the model " + ProtocolName(t.dtype));
+      }
+      std::vector<int64_t> shape;
+      if (c.max_batch_size() > 0) shape.push_back(std::max<int64_t>(1, w.batch_size()));
+      shape.insert(shape.end(), in.dims().begin(), in.dims().end());
+      auto z = Tensor::Zeros(shape, t.dtype);
+      if (!z.ok()) return Status(z.status().code(), what + ": input \"" + t.name + "\": " + z.status().message());
+      Tensor x = std::move(z).value();
+      char* data = static_cast<char*>(x.data());
+      if (in.has_random_data() && in.random_data()) {
+        // Random bytes for integers and booleans would be out of range
+        // (indices, masks): those stay zero; floats get values in [0, 1).
+        std::uniform_real_distribution<float> u(0.f, 1.f);
+        if (t.dtype == DType::kF32) {
+          for (int64_t i = 0; i < x.num_elements(); ++i) reinterpret_cast<float*>(data)[i] = u(rng);
+        }
+      } else if (in.has_input_data_file()) {
+        const std::string& file = in.input_data_file();
+        if (file.find('/') != std::string::npos || file.find("..") != std::string::npos) {
+          return Invalid(what + ": input_data_file \"" + file + "\" must be a plain name in " + m.name + "/warmup/");
+        }
+        std::ifstream f(model_dir / "warmup" / file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (!f.good() && !f.eof()) return Invalid(what + ": cannot read warmup/" + file);
+        if (bytes.size() != x.byte_size()) {
+          return Invalid(what + ": warmup/" + file + " has " + std::to_string(bytes.size()) + " bytes, input \"" +
+                         t.name + "\" needs " + std::to_string(x.byte_size()));
+        }
+        std::memcpy(data, bytes.data(), bytes.size());
+      }
+      tensors.push_back(std::move(x));
+    }
+    Status s = run(tensors, static_cast<int>(w.count()));
+    if (!s.ok()) return Status(s.code(), what + ": " + s.message());
+  }
+  return Status();
 }
 
 StatusOr<std::shared_ptr<LoadedModel>> LoadVersion(const RepositoryOptions& o, const std::string& name,
@@ -235,7 +294,7 @@ StatusOr<std::shared_ptr<LoadedModel>> LoadVersion(const RepositoryOptions& o, c
   auto b = Batcher::Create(*m->session, bo);
   if (!b.ok()) return Status(b.status().code(), "model \"" + name + "\": " + b.status().message());
   m->batcher = std::make_unique<Batcher>(std::move(b).value());
-  st = WarmUp(*m);
+  st = WarmUp(*m, file.parent_path().parent_path());
   if (!st.ok()) return Status(st.code(), "model \"" + name + "\" failed its warm-up run: " + st.message());
   m->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;

@@ -438,3 +438,33 @@ def test_poll_mode_follows_the_repository(cli, repository, tmp_path):
         assert s.request("POST", "/v2/models/identity/infer", infer_body())[0] == 200
     finally:
         assert s.stop() == 0
+
+
+def test_model_warmup_from_config(cli, repository, tmp_path):
+    repo = tmp_path / "warm"
+    repo.mkdir()
+    for name, warmup in (
+            ("good", 'model_warmup [ { name: "zeros" batch_size: 4 inputs { key: "INPUT0" value { data_type: TYPE_FP32 '
+                     'dims: [ 16 ] zero_data: true } } count: 3 }, { name: "file" batch_size: 1 inputs { key: "INPUT0" '
+                     'value { data_type: TYPE_FP32 dims: [ 16 ] input_data_file: "row.bin" } } } ]'),
+            ("short", 'model_warmup [ { name: "file" batch_size: 1 inputs { key: "INPUT0" value { data_type: TYPE_FP32 '
+                      'dims: [ 16 ] input_data_file: "row.bin" } } } ]'),
+            ("wrong_type", 'model_warmup [ { name: "ints" batch_size: 1 inputs { key: "INPUT0" value { data_type: TYPE_INT64 '
+                           'dims: [ 16 ] zero_data: true } } } ]'),
+            ("missing_input", 'model_warmup [ { name: "none" batch_size: 1 } ]')):
+        shutil.copytree(repository / "identity", repo / name)
+        (repo / name / "config.pbtxt").write_text(f'max_batch_size: 8\n{warmup}\n')
+        (repo / name / "warmup").mkdir()
+        (repo / name / "warmup" / "row.bin").write_bytes(np.zeros(16 if name == "good" else 7, np.float32).tobytes())
+    s = Server(cli, repo, "--model-control-mode", "explicit", "--drain-seconds", "0")
+    try:
+        s.wait_ready()
+        assert s.json("POST", "/v2/repository/models/good/load")[0] == 200
+        assert s.request("GET", "/v2/models/good/ready")[0] == 200
+        for name, words in (("short", "has 28 bytes"), ("wrong_type", "TYPE_INT64"), ("missing_input", 'no input "INPUT0"')):
+            status, body = s.json("POST", f"/v2/repository/models/{name}/load")
+            assert status == 400 and words in body["error"], (name, body)
+            index = {m["name"]: m for m in s.json("POST", "/v2/repository/index")[1]}
+            assert index[name]["state"] == "UNAVAILABLE" and words in index[name]["reason"]
+    finally:
+        assert s.stop() == 0
