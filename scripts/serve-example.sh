@@ -12,13 +12,15 @@ export PATH="/usr/local/cuda/bin:$PATH"
 cmake --preset release >/dev/null
 cmake --build --preset release --target tensorpod_cli
 port=8000
+metrics_port=8002
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   [[ "${args[$i]}" == --http-port ]] && port=${args[$((i + 1))]}
+  [[ "${args[$i]}" == --metrics-port ]] && metrics_port=${args[$((i + 1))]}
 done
 cat <<MSG
 
-tensorpod serve: examples/model_repository on http://127.0.0.1:$port (metrics on :8002/metrics)
+tensorpod serve: examples/model_repository on http://127.0.0.1:$port (metrics on :$metrics_port/metrics)
 
   curl -s localhost:$port/v2/health/ready
   curl -s localhost:$port/v2/models/mlp

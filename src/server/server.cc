@@ -540,8 +540,10 @@ int Server::Run() {
   sigwait(&signals, &sig);
   const auto t0 = Clock::now();
   const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.exit_timeout_seconds));
+  char drain_text[32];
+  std::snprintf(drain_text, sizeof(drain_text), "%g", options_.drain_seconds);
   LogInfo(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": readiness off, serving for " +
-          std::to_string(options_.drain_seconds) + " s more");
+          drain_text + " s more");
   draining_ = true;
   {
     std::lock_guard<std::mutex> lock(poll_mu);
@@ -570,8 +572,9 @@ int Server::Run() {
   // Let the last responses reach their sockets.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const int code = stop_all(clean ? 0 : 1);
-  LogInfo("models unloaded; exiting with " + std::to_string(code) + " after " +
-          std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) + " s");
+  char took[32];
+  std::snprintf(took, sizeof(took), "%.2f", std::chrono::duration<double>(Clock::now() - t0).count());
+  LogInfo("models unloaded; exiting with " + std::to_string(code) + " after " + took + " s");
   return code;
 }
 
