@@ -107,7 +107,7 @@ def wrk(url: str, body: str | None, connections: int, seconds: float) -> dict:
                     'wrk.headers["Content-Type"] = "application/json"\n')
         script = f.name
     try:
-        cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s", "--latency", "-s", script, url]
+        cmd = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds:g}s", "--latency", "-s", script, url]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     finally:
         os.unlink(script)

@@ -17,7 +17,7 @@ debs=(
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   clang libclang-rt-14-dev
   libboost-dev rapidjson-dev libgrpc++-dev protobuf-compiler-grpc
-  prometheus wrk nginx-light libb64-0d
+  prometheus wrk nginx-light libb64-0d libevhtp-dev libevent-dev
 )
 missing=()
 for p in "${debs[@]}"; do
