@@ -263,7 +263,7 @@ class Service final : public inference::GRPCInferenceService::Service {
     auto p = q.parameters().find("priority");
     if (p != q.parameters().end()) ro.priority = static_cast<int>(p->second.int64_param());
     auto t = q.parameters().find("timeout");
-    if (t != q.parameters().end()) ro.timeout_us = t->second.int64_param();
+    if (t != q.parameters().end() && m.allow_timeout_override) ro.timeout_us = t->second.int64_param();
     ++*s_->in_progress;
     Batcher::Result result = m.batcher->Submit(named, ro).get();  // this RPC thread waits for its batch
     --*s_->in_progress;

@@ -271,8 +271,12 @@ StatusOr<std::shared_ptr<LoadedModel>> LoadVersion(const RepositoryOptions& o, c
     if (db.priority_levels() > 0) {
       bo.PriorityLevels(static_cast<int>(db.priority_levels()), static_cast<int>(db.default_priority_level()));
     }
+    if (!db.priority_queue_policy().empty()) {
+      LogWarning("model \"" + name + "\": priority_queue_policy is ignored; default_queue_policy applies to every level");
+    }
     if (db.has_default_queue_policy()) {
       const auto& q = db.default_queue_policy();
+      m->allow_timeout_override = q.allow_timeout_override();
       bo.MaxQueueSize(q.max_queue_size());
       if (q.default_timeout_microseconds() > 0) {
         bo.DefaultTimeoutUs(static_cast<int64_t>(q.default_timeout_microseconds()),

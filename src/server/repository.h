@@ -68,6 +68,9 @@ struct LoadedModel {
   std::unique_ptr<Session> session;
   std::unique_ptr<Batcher> batcher;
   std::vector<TensorInfo> inputs, outputs;
+  // Whether a request's own timeout counts (config: dynamic_batching's
+  // default_queue_policy.allow_timeout_override; no queue policy: yes).
+  bool allow_timeout_override = true;
   double load_seconds = 0;
   ModelStats stats;
 };

@@ -187,7 +187,7 @@ void Server::Infer(std::shared_ptr<LoadedModel> m, HttpRequest&& req, Reply repl
   for (size_t i = 0; i < tensors.size(); ++i) named.emplace_back(call->request.inputs[i].name, tensors[i]);
   RequestOptions ro;
   ro.priority = call->request.priority;
-  ro.timeout_us = call->request.timeout_us;
+  ro.timeout_us = model.allow_timeout_override ? call->request.timeout_us : 0;
   call->reply = std::move(reply);
   ++requests_in_progress_;
   auto id = model.batcher->Submit(

@@ -468,3 +468,24 @@ def test_model_warmup_from_config(cli, repository, tmp_path):
             assert index[name]["state"] == "UNAVAILABLE" and words in index[name]["reason"]
     finally:
         assert s.stop() == 0
+
+
+@pytest.mark.parametrize("allow", [True, False])
+def test_request_timeouts_follow_allow_timeout_override(cli, repository, tmp_path, allow):
+    repo = tmp_path / "timeouts"
+    repo.mkdir()
+    shutil.copytree(repository / "identity", repo / "identity")
+    (repo / "identity" / "config.pbtxt").write_text(
+        "max_batch_size: 8\ndynamic_batching { max_queue_delay_microseconds: 300000 default_queue_policy { "
+        f"allow_timeout_override: {'true' if allow else 'false'} }} }}\n")
+    s = Server(cli, repo, "--drain-seconds", "0")
+    try:
+        s.wait_ready()
+        # A lone request waits out the 300 ms queue delay unless its own 1 ms timeout counts.
+        status, _, data = s.request("POST", "/v2/models/identity/infer", infer_body(parameters={"timeout": 1000}))
+        if allow:
+            assert status == 504 and "timed out" in json.loads(data)["error"]
+        else:
+            assert status == 200, data
+    finally:
+        assert s.stop() == 0
