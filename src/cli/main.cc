@@ -345,6 +345,9 @@ int RunOpenLoop(const tp::Session& session, const std::vector<std::string>& name
       std::this_thread::sleep_until(next - std::chrono::microseconds(80));
     }
     while (Clock::now() < next) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();  // leave the core's resources to whatever shares it
+#endif
     }
     // Latency counts from when the request was due, so a generator that
     // falls behind does not hide queueing (coordinated omission).
