@@ -588,7 +588,6 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_device_count", &tp::CudaDeviceCount, "Usable CUDA devices (0 without a GPU or a CUDA build).");
   m.def("input_copies", [] { return g_input_copies.load(); },
         "How many inputs so far had to be copied instead of borrowed.");
-  m.def("dtype_name", [](int dtype) { return std::string(tp::DTypeName(static_cast<tp::DType>(dtype))); });
   m.def("numpy_dtype", [](int dtype) { return NumpyDType(static_cast<tp::DType>(dtype)); });
   m.def("capsule_data_ptr", [](py::capsule c) -> uintptr_t {
     const char* name = c.name();

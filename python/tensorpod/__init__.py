@@ -17,21 +17,9 @@ the exception classes (one per engine status code, e.g. :class:`InvalidArgumentE
 
 from __future__ import annotations
 
-from . import _C
+from . import _C, _errors
 from ._batcher import Batcher, LoadReport
-from ._errors import (
-    AlreadyExistsError,
-    CancelledError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    ResourceExhaustedError,
-    TensorpodError,
-    UnavailableError,
-    UnimplementedError,
-)
+from ._errors import *  # noqa: F401,F403  (one exception class per status code, listed in _errors.__all__)
 from ._model import IOInfo, Model, devices, load
 from ._tensor import Tensor, from_dlpack, tensor
 
@@ -48,15 +36,5 @@ __all__ = [
     "Tensor",
     "tensor",
     "from_dlpack",
-    "TensorpodError",
-    "InvalidArgumentError",
-    "FailedPreconditionError",
-    "NotFoundError",
-    "AlreadyExistsError",
-    "UnimplementedError",
-    "ResourceExhaustedError",
-    "UnavailableError",
-    "DeadlineExceededError",
-    "CancelledError",
-    "InternalError",
+    *_errors.__all__,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import re
@@ -22,10 +23,15 @@ from tritonclient.utils import InferenceServerException  # noqa: E402
 MLP_RNG = np.random.default_rng(0)
 
 
-def mlp_reference(repository, x: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def _mlp_session(path: str):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
-    sess = ort.InferenceSession(str(repository / "mlp" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"input": x})[0]
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def mlp_reference(repository, x: np.ndarray) -> np.ndarray:
+    """onnxruntime's output for the example MLP (one session for the whole run)."""
+    return _mlp_session(str(repository / "mlp" / "1" / "model.onnx")).run(None, {"input": x})[0]
 
 
 @pytest.fixture(scope="module")
