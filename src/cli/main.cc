@@ -5,6 +5,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <cctype>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <vector>
 
+#include "health.h"
 #include "npy.h"
 #include "tensorpod/tensorpod.hpp"
 #ifdef TP_HAVE_SERVER
@@ -45,6 +47,10 @@ constexpr const char* kUsage =
     "        [--metrics-compat triton]\n"
     "                                      the KServe v2 server; every flag also reads TENSORPOD_<FLAG>\n"
     "                                      (e.g. TENSORPOD_HTTP_PORT), which the flag overrides\n"
+    "  health [--url URL] [--timeout-seconds S]\n"
+    "                                      GET URL (default http://127.0.0.1:$TENSORPOD_HTTP_PORT/v2/health/live,\n"
+    "                                      port 8000 when unset); exit 0 on HTTP 200, 1 otherwise: for\n"
+    "                                      container health checks without curl\n"
     "  version                             print the version\n"
     "\n"
     "device flags: --device auto|cpu|cuda|cuda:N (default auto), --precision fp32|tf32|fp16|bf16,\n"
@@ -678,6 +684,27 @@ int Serve(const std::vector<std::string>&) {
 }
 #endif
 
+int Health(const std::vector<std::string>& args) {
+  const char* env_port = std::getenv("TENSORPOD_HTTP_PORT");
+  std::string url = std::string("http://127.0.0.1:") + (env_port && *env_port ? env_port : "8000") + "/v2/health/live";
+  int64_t timeout_s = 2;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const bool has_value = i + 1 < args.size();
+    if (args[i] == "--url" && has_value) {
+      url = args[++i];
+    } else if (args[i] == "--timeout-seconds" && has_value) {
+      if (!ParseInt(args[++i], 1, 3600, &timeout_s)) return Usage("--timeout-seconds takes 1..3600, got " + args[i]);
+    } else {
+      return Usage("health: unknown or incomplete option " + args[i]);
+    }
+  }
+  tp::cli::HealthTarget target;
+  std::string error;
+  if (!tp::cli::ParseHttpUrl(url, &target, &error)) return Usage("--url: " + error);
+  if (!tp::cli::ProbeHttp(target, static_cast<int>(timeout_s * 1000), &error)) return Fail(url + ": " + error);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   int major = 0, minor = 0;
   tp_get_api_version(&major, &minor);
@@ -693,6 +720,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return Run(args);
   if (cmd == "bench") return Bench(args);
   if (cmd == "serve") return Serve(args);
+  if (cmd == "health") return Health(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "tensorpod " << tp_get_version_string() << " (C API " << major << "." << minor << ")\n";
     return 0;
