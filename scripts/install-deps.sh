@@ -18,6 +18,7 @@ debs=(
   clang libclang-rt-14-dev
   libboost-dev rapidjson-dev libgrpc++-dev protobuf-compiler-grpc
   prometheus wrk nginx-light libb64-0d libevhtp-dev libevent-dev
+  yamllint buildah skopeo umoci debootstrap
 )
 missing=()
 for p in "${debs[@]}"; do
@@ -28,6 +29,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# kubectl (with its built-in kustomize) renders the Kubernetes manifests in
+# scripts/check-deploy.sh. Debian 12 does not package it; machines with the
+# Google Cloud SDK's apt repository (as tensorpod's build machines) install it
+# from there.
+if ! command -v kubectl >/dev/null; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq kubectl \
+    || echo "install-deps: kubectl is not available from this machine's apt sources; install kubectl 1.27+ (https://kubernetes.io/docs/tasks/tools/) for scripts/check-deploy.sh" >&2
 fi
 
 py=${PYTHON:-python3}
