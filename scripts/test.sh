@@ -13,7 +13,9 @@
 #   4. clang ThreadSanitizer build: the batcher's tests, with the stress test
 #      at 16 threads x 5,000 requests.
 # Set TP_SKIP_SANITIZERS=1 to run only the first two parts, TP_SKIP_PYTHON=1
-# to skip the second.
+# to skip the second. TP_IMAGE_TEST=1 adds, at the end, the CPU container
+# image built by scripts/build-image.sh and smoke-tested (needs root; about 10
+# minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -91,5 +93,9 @@ if [ "${TP_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ThreadSanitizer: batcher tests, stress at 16 threads x 5000 requests"
   TP_BATCHER_STRESS_REQUESTS=5000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     build-tsan/tests/tp_unit_tests --gtest_filter='Batcher*:Scheduler*:LoadTracker*:QuantileSketch*:Slo*'
+fi
+if [ "${TP_IMAGE_TEST:-0}" = "1" ]; then
+  echo "== container image: build with buildah and smoke-test (TP_IMAGE_TEST=1)"
+  scripts/build-image.sh --test --custom-example
 fi
 echo "== all tests passed"
