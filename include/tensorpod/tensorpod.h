@@ -274,6 +274,12 @@ TP_API tp_status_t* tp_batcher_submit(tp_batcher_t* batcher, const char* const* 
 /* Cancels a queued request (its callback gets TP_CANCELLED); 0 when it is no longer queued. */
 TP_API int tp_batcher_cancel(tp_batcher_t* batcher, uint64_t request_id);
 
+/* The batcher's load over its sliding window. arrival_rate_per_s counts
+ * every request submitted, those refused because the queue was full
+ * included (the demand); instance_busy_fraction counts a worker's whole time
+ * on a batch (forming it, computing, completing its requests); capacity_per_s
+ * is completed requests per busy second; recommended_replicas is
+ * ceil(arrival / (capacity x target utilization)), at least 1. */
 typedef struct tp_load_report_t {
   int64_t queue_depth;
   int64_t in_flight;

@@ -172,7 +172,7 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
   const int64_t full_until = full_until_us_.load(std::memory_order_acquire);
   if (full_until >= 0 && clock_->NowMicros() < full_until) {
     // Overload: refuse before allocating or locking.
-    tracker_.OnRejected();
+    tracker_.OnRefused();
     return Status(StatusCode::kResourceExhausted, full_message_);
   }
   std::unique_ptr<Pending> p = NewPending();
@@ -193,7 +193,7 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
     if (scheduler_.Full(p->arrival_us)) {
       // Refuse overload cheaply: nothing queued, nothing to undo.
       PublishFull();
-      tracker_.OnRejected();
+      tracker_.OnRefused();
       return Status(StatusCode::kResourceExhausted, full_message_);
     }
     QueuedRequest q;
@@ -215,7 +215,7 @@ StatusOr<uint64_t> Batcher::Submit(BatchRequest request, BatchCallback done) {
       if (!expired.empty()) s = scheduler_.Enqueue(q);
     }
     if (!s.ok()) {
-      if (s.code() == StatusCode::kResourceExhausted) tracker_.OnRejected();
+      if (s.code() == StatusCode::kResourceExhausted) tracker_.OnRefused();
       rejected = std::move(s);
     } else {
       p.release();  // owned by the queue now
@@ -409,10 +409,12 @@ void Batcher::Worker(Instance* instance) {
       if (scheduler_.size() > 0) cv_.notify_one();
       lock.unlock();
       const int64_t count = static_cast<int64_t>(batch.size());
-      const int64_t service_us = RunBatch(instance, std::move(batch));
+      const BatchTimes times = RunBatch(instance, std::move(batch));
+      // The worker was busy from forming the batch to its last callback.
+      tracker_.OnWorkerBusy(clock_->NowMicros() - now - times.compute_us);
       LockSpinning(lock);
       in_flight_ -= count;
-      if (slo_ != nullptr) AdaptToSlo(rows, service_us, clock_->NowMicros());
+      if (slo_ != nullptr) AdaptToSlo(rows, times.service_us, clock_->NowMicros());
       continue;
     }
     if (shutdown_) return;
@@ -439,7 +441,7 @@ void Batcher::AdaptToSlo(int64_t rows, int64_t service_us, int64_t now) {
   scheduler_.SetLimits(l.max_batch, l.delay_us);
 }
 
-int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch) {
+Batcher::BatchTimes Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch) {
   const std::vector<IoInfo>& model = session_->inputs();
   const int64_t start = clock_->NowMicros();
   int64_t rows = 0;
@@ -481,19 +483,19 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
   const int64_t run_start = clock_->NowMicros();
   BatchResult out = gathered.ok() ? session_->Run(names, inputs, {}) : BatchResult(gathered);
   const int64_t end = clock_->NowMicros();
-  const int64_t service_us = end - run_start;
+  const BatchTimes times{end - run_start, end - start};
   std::vector<int64_t> queue_us;
   for (const auto& p : batch) queue_us.push_back(start - p->arrival_us);
   tracker_.OnBatchDone(rows, queue_us, end - start);
   if (!out.ok()) {
     CompleteAll(std::move(batch), out.status());
-    return service_us;
+    return times;
   }
   if (unbatched_) {
     // One request, run as given: its outputs are the run's.
     Complete(*batch[0], std::move(out));
     Recycle(batch.data(), batch.size());
-    return service_us;
+    return times;
   }
   // Each caller gets its rows of every output, as views sharing the batch's memory.
   for (const Tensor& o : *out) {
@@ -502,7 +504,7 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
                                              "an output of shape " << ShapeToString(o.shape())
                                                                    << " is not batched along its first dimension "
                                                                    << "(expected " << rows << " rows)"));
-      return service_us;
+      return times;
     }
   }
   int64_t row = 0;
@@ -520,7 +522,7 @@ int64_t Batcher::RunBatch(Instance* instance, std::vector<std::unique_ptr<Pendin
     Complete(*p, std::move(mine));
   }
   Recycle(batch.data(), batch.size());
-  return service_us;
+  return times;
 }
 
 }  // namespace tensorpod::internal

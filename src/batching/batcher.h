@@ -95,8 +95,11 @@ class Batcher {
   Batcher(const Session* session, const BatcherOptions& options);
   StatusOr<std::vector<int64_t>> Validate(const BatchRequest& r, int64_t* rows) const;
   void Worker(Instance* instance);
-  // Returns the time Session::Run took.
-  int64_t RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch);
+  struct BatchTimes {
+    int64_t service_us = 0;  // Session::Run
+    int64_t compute_us = 0;  // gathering the inputs + Session::Run
+  };
+  BatchTimes RunBatch(Instance* instance, std::vector<std::unique_ptr<Pending>> batch);
   std::vector<std::unique_ptr<Pending>> TakeExpired(int64_t now);  // REQUIRES: mu_ held
   void AdaptToSlo(int64_t rows, int64_t service_us, int64_t now);
   // Publishes whether the queue is full, for Submit's lock-free refusal.

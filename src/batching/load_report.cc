@@ -136,6 +136,7 @@ LoadTracker::Slice& LoadTracker::Current(int64_t now) const {
     s.start_us = k * slice_us_;
     s.arrivals = s.completed = s.batches = s.items = 0;
     s.busy_us = s.queue_us_sum = s.compute_us_sum = 0;
+    s.refused_before = refused_.load(std::memory_order_relaxed);
     s.queue.Clear();
     s.compute.Clear();
     s.total.Clear();
@@ -150,6 +151,17 @@ void LoadTracker::OnArrival(int64_t requests) {
 
 void LoadTracker::OnRejected(int64_t requests) {
   rejected_.fetch_add(requests, std::memory_order_relaxed);
+}
+
+void LoadTracker::OnRefused(int64_t requests) {
+  refused_.fetch_add(requests, std::memory_order_relaxed);
+  rejected_.fetch_add(requests, std::memory_order_relaxed);
+}
+
+void LoadTracker::OnWorkerBusy(int64_t us) {
+  if (us <= 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Current(clock_->NowMicros()).busy_us += us;
 }
 
 void LoadTracker::OnBatchDone(int64_t items,
@@ -203,8 +215,13 @@ LoadReport LoadTracker::Report(int64_t queue_depth, int64_t in_flight) const {
                          (static_cast<int64_t>(slices_.size()) - 1) * slice_us_;
 
   Slice sum;
+  // Refusals are counted lock-free; those in the window are the count now
+  // less the count when its oldest live slice began.
+  const int64_t refused_now = refused_.load(std::memory_order_relaxed);
+  int64_t refused_at_start = refused_now;
   for (const Slice& s : slices_) {
     if (s.start_us < oldest) continue;
+    refused_at_start = std::min(refused_at_start, s.refused_before);
     sum.arrivals += s.arrivals;
     sum.completed += s.completed;
     sum.batches += s.batches;
@@ -224,7 +241,9 @@ LoadReport LoadTracker::Report(int64_t queue_depth, int64_t in_flight) const {
   // At least 1 ms, so a report right after start divides by something.
   r.window_us = std::max<int64_t>(now - std::max(oldest, started_us_), 1000);
   const double seconds = r.window_us / 1e6;
-  r.arrival_rate_per_s = sum.arrivals / seconds;
+  // Demand, not admissions: under overload the refused requests are exactly
+  // what more replicas would serve.
+  r.arrival_rate_per_s = (sum.arrivals + refused_now - refused_at_start) / seconds;
   r.completed_per_s = sum.completed / seconds;
   r.batches_per_s = sum.batches / seconds;
   if (sum.batches > 0) {

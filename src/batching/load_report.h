@@ -47,13 +47,14 @@ struct LatencyQuantiles {
 struct LoadReport {
   int64_t queue_depth = 0;           // requests waiting
   int64_t in_flight = 0;             // requests in running batches
-  double arrival_rate_per_s = 0;     // over the window
+  double arrival_rate_per_s = 0;     // submitted per second over the window, refused ones included
   double completed_per_s = 0;
   double batches_per_s = 0;
   double mean_batch_fill = 0;        // mean batch size / max_batch_size
   double mean_batch_size = 0;
   double queue_compute_ratio = 0;    // mean queue time / mean compute time
-  double instance_busy_fraction = 0; // busy instance-time / (instances x window)
+  double instance_busy_fraction = 0; // busy instance-time / (instances x window); busy: a
+                                     // worker forming, computing or completing a batch
   LatencyQuantiles queue, compute, total;
   double capacity_per_s = 0;         // requests/s the instances can serve at the current batch sizes
   int64_t recommended_replicas = 1;  // ceil(arrival / (capacity x target utilization)), >= 1
@@ -93,7 +94,14 @@ class LoadTracker {
  public:
   LoadTracker(const Clock* clock, const LoadTrackerOptions& options);
   void OnArrival(int64_t requests = 1);
+  // Refused at submission because the queue was full: counted as rejected,
+  // and as demand in the arrival rate (what replicas must be sized for).
+  void OnRefused(int64_t requests = 1);
+  // Dropped after they were accepted (timed out in the queue, shut down).
   void OnRejected(int64_t requests = 1);
+  // A worker's time on a batch outside its compute: forming it, splitting
+  // the outputs, running the completion callbacks. Busy time, like compute.
+  void OnWorkerBusy(int64_t us);
   // A batch of `requests` requests (`items` batch rows) ran for compute_us;
   // each request waited queue_us[i] before it.
   void OnBatchDone(int64_t items, const std::vector<int64_t>& queue_us, int64_t compute_us);
@@ -105,6 +113,7 @@ class LoadTracker {
     int64_t start_us = 0;
     int64_t arrivals = 0, completed = 0, batches = 0, items = 0;
     int64_t busy_us = 0, queue_us_sum = 0, compute_us_sum = 0;
+    int64_t refused_before = 0;  // refused_ when the slice began
     QuantileSketch queue, compute, total;
   };
   Slice& Current(int64_t now) const;  // REQUIRES: mu_ held
@@ -114,6 +123,7 @@ class LoadTracker {
   mutable std::mutex mu_;
   mutable std::vector<Slice> slices_;  // ring, guarded by mu_
   std::atomic<int64_t> rejected_{0};   // lock-free: refusals under overload must not contend
+  std::atomic<int64_t> refused_{0};    // the refusals at submission among them
   LoadHistograms histograms_;          // guarded by mu_
   int64_t started_us_;
 };

@@ -350,10 +350,10 @@ std::string Server::Metrics() {
   static const Gauge gauges[] = {
       {"tensorpod_queue_depth", "Requests waiting in the batch queue.", [](const LoadReport& r) { return double(r.queue_depth); }},
       {"tensorpod_in_flight", "Requests in running batches.", [](const LoadReport& r) { return double(r.in_flight); }},
-      {"tensorpod_arrival_rate", "Requests arriving per second over the window.", [](const LoadReport& r) { return r.arrival_rate_per_s; }},
+      {"tensorpod_arrival_rate", "Requests submitted per second over the window, refused ones included (the demand).", [](const LoadReport& r) { return r.arrival_rate_per_s; }},
       {"tensorpod_batch_size_mean", "Mean rows per batch over the window.", [](const LoadReport& r) { return r.mean_batch_size; }},
       {"tensorpod_queue_compute_ratio", "Mean queue time over mean compute time.", [](const LoadReport& r) { return r.queue_compute_ratio; }},
-      {"tensorpod_instance_busy_ratio", "Fraction of instance time spent computing.", [](const LoadReport& r) { return r.instance_busy_fraction; }},
+      {"tensorpod_instance_busy_ratio", "Fraction of instance time spent on batches (forming, computing, completing them).", [](const LoadReport& r) { return r.instance_busy_fraction; }},
       {"tensorpod_capacity_requests_per_second", "Requests per second the instances can serve at the current batch sizes.", [](const LoadReport& r) { return r.capacity_per_s; }},
       {"tensorpod_recommended_replicas", "ceil(arrival rate / (capacity x target utilization)).", [](const LoadReport& r) { return double(r.recommended_replicas); }},
   };

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -195,6 +197,31 @@ TEST(BatcherTest, FullQueueTakesRequestsAgainOnceRoomIsMade) {
   ASSERT_EQ(f5.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_TRUE(IsMlpOf(f5.get(), x));
   EXPECT_EQ((*b)->Report().rejected, 5);  // 4 refused, 1 timed out
+}
+
+// A slow completion callback occupies the worker as much as a slow model:
+// it counts as busy time, so capacity and recommended replicas see it.
+TEST(BatcherTest, CallbackTimeCountsAsBusy) {
+  auto session = Mlp();
+  ASSERT_NE(session, nullptr);
+  auto b = Batcher::Create(session.get(), Options(1, 0));
+  ASSERT_TRUE(b.ok()) << b.status();
+  const std::vector<float> x = RandomFloats(4, 7);
+  for (int i = 0; i < 5; ++i) {
+    std::promise<void> done;
+    BatchRequest r = MlpRequest(x);
+    ASSERT_TRUE((*b)->Submit(std::move(r), [&](BatchResult) {
+                  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                  done.set_value();
+                }).ok());
+    done.get_future().wait();
+  }
+  // The worker records its busy time right after the last callback returns.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const LoadReport r = (*b)->Report();
+  // 5 x 20 ms of callbacks in the window: at least 100 ms busy.
+  EXPECT_GE(r.instance_busy_fraction * r.window_us / 1e6, 0.095) << r.instance_busy_fraction;
+  EXPECT_LE(r.capacity_per_s, 5 / 0.095) << "capacity must not ignore the callbacks' time";
 }
 
 // Inputs are gathered into a buffer the next batch reuses: outputs that

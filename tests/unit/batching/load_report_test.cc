@@ -304,6 +304,39 @@ TEST(LoadTrackerTest, RejectedCountsSinceStart) {
   EXPECT_EQ(r.arrival_rate_per_s, 0);
 }
 
+TEST(LoadTrackerTest, RefusedRequestsAreDemandWhileInTheWindow) {
+  FakeClock clock(0);
+  LoadTracker t(&clock, Options(/*instances=*/1, /*max_batch_size=*/4, 0.5));
+  t.OnArrival(400);
+  t.OnBatchDone(4, {0, 0, 0, 0}, 10'000);  // capacity 400/s
+  t.OnRefused(600);                        // a full queue turned these away
+  t.OnRejected(50);                        // timed out after admission: not new demand
+  clock.Advance(1'000'000);
+  LoadReport r = t.Report(0, 0);
+  EXPECT_EQ(r.rejected, 650);
+  EXPECT_DOUBLE_EQ(r.arrival_rate_per_s, 1000);  // 400 admitted + 600 refused
+  EXPECT_EQ(r.recommended_replicas, 5);          // 1000 / (400 x 0.5)
+
+  clock.Advance(20'000'000);  // both fall out of the 10 s window
+  t.OnArrival(10);
+  r = t.Report(0, 0);
+  EXPECT_EQ(r.rejected, 650);
+  EXPECT_NEAR(r.arrival_rate_per_s, 10 / 9.0, 0.2);
+}
+
+TEST(LoadTrackerTest, WorkerTimeOutsideComputeIsBusyTime) {
+  FakeClock clock(0);
+  LoadTracker t(&clock, Options(/*instances=*/1, /*max_batch_size=*/4));
+  t.OnBatchDone(4, {0, 0, 0, 0}, 10'000);
+  t.OnWorkerBusy(30'000);  // callbacks and output splitting took 3x the compute
+  t.OnWorkerBusy(-5);      // a clock step backwards counts nothing
+  clock.Advance(1'000'000);
+  const LoadReport r = t.Report(0, 0);
+  EXPECT_DOUBLE_EQ(r.instance_busy_fraction, 0.04);  // 40 ms of 1 s
+  EXPECT_DOUBLE_EQ(r.capacity_per_s, 100);           // 4 requests per 40 ms
+  EXPECT_NEAR(r.compute.p50_ms, 10, 0.1);            // compute stays compute (sketch: 1%)
+}
+
 TEST(LoadTrackerTest, ConcurrentEventsAndReports) {
   FakeClock clock(0);
   LoadTrackerOptions o = Options(/*instances=*/2, /*max_batch_size=*/4);
