@@ -18,7 +18,7 @@ debs=(
   clang libclang-rt-14-dev
   libboost-dev rapidjson-dev libgrpc++-dev protobuf-compiler-grpc
   prometheus wrk nginx-light libb64-0d libevhtp-dev libevent-dev
-  yamllint buildah skopeo umoci debootstrap
+  yamllint shellcheck buildah skopeo umoci debootstrap
 )
 missing=()
 for p in "${debs[@]}"; do
@@ -47,4 +47,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$py" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements-dev.txt"
-echo "install-deps: ok (venv: $venv)"
+# The deployment checks' tools (scripts/check-deploy.sh) in a venv of their own.
+deploy_venv=${TP_DEPLOY_VENV:-$root/.venv-deploy}
+if [ ! -x "$deploy_venv/bin/python" ]; then
+  "$py" -m venv "$deploy_venv"
+fi
+"$deploy_venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/scripts/requirements-deploy.txt"
+echo "install-deps: ok (venv: $venv, deployment checks: $deploy_venv)"

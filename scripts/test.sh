@@ -4,6 +4,9 @@
 #      one architecture, TP_CUDA_ARCHS, default 80): unit, kernel, backend-op,
 #      conformance, C and C++ API, install, model tests, and tensorpod serve
 #      with tritonclient, through ctest. Tests that need a GPU print why they skip.
+#      Then the deployment checks (scripts/check-deploy.sh: yamllint,
+#      kustomize, schema validation, promtool, checkov) and the autoscaling
+#      simulator's tests.
 #   2. The Python package: `pip install .` into a fresh virtual environment
 #      (build folder build-python, sharing ccache objects with the release
 #      build) and its pytest suite (tests/python) against the installed package.
@@ -40,6 +43,11 @@ cmake --preset release -DTENSORPOD_PYTHON="$root/.venv/bin/python" "${cuda_flags
 cmake --build --preset release -j "$jobs"
 echo "== release tests"
 ctest --preset release -j "$jobs"
+
+echo "== deployment checks (deploy/: manifests, schemas, rules, dashboard, Dockerfiles)"
+TENSORPOD_BIN=build/src/tensorpod scripts/check-deploy.sh
+echo "== autoscaling simulator tests (bench/test_autoscale_sim.py)"
+.venv/bin/python -m pytest -q -p no:cacheprovider bench/test_autoscale_sim.py
 
 if [ "${TP_SKIP_PYTHON:-0}" != "1" ]; then
   echo "== Python package: pip install . into a fresh virtual environment"
