@@ -22,40 +22,12 @@ set(example_prefix "${WORK_DIR}/scorer-prefix")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-# Runs a command; fails the test with its output when it exits non-zero.
-function(run_step name)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${name} failed (${rc}):\n${ARGN}\n--- stdout\n${out}\n--- stderr\n${err}")
-  endif()
-  set(STEP_OUTPUT "${out}" PARENT_SCOPE)
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/install_helpers.cmake")
 
 run_step("install tensorpod" ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
 
-set(configure_args -S "${example}" -B "${example_build}" -G Ninja
-    -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=${prefix}" "-DCMAKE_INSTALL_PREFIX=${example_prefix}")
-if(MAKE_PROGRAM)
-  list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
-endif()
-if(CXX_COMPILER)
-  list(APPEND configure_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
-endif()
-if(SANITIZE)
-  # A sanitized libtensorpod needs its runtime linked into the executable.
-  list(APPEND configure_args "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE}"
-       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
-endif()
-run_step("configure examples/custom-container" ${CMAKE_COMMAND} ${configure_args})
-
-# The package must come from the install prefix, not the build tree.
-file(STRINGS "${example_build}/CMakeCache.txt" found_dir REGEX "^tensorpod_DIR:")
-string(FIND "${found_dir}" "${prefix}/" at)
-if(NOT at GREATER -1)
-  message(FATAL_ERROR "find_package(tensorpod) did not use the install prefix: ${found_dir}")
-endif()
-
-run_step("build examples/custom-container" ${CMAKE_COMMAND} --build "${example_build}")
+build_against_install("examples/custom-container" "${example}" "${example_build}" "${prefix}"
+                      "-DCMAKE_INSTALL_PREFIX=${example_prefix}")
 # The installed binary must find libtensorpod by itself (its RUNPATH), as it
 # does when copied into an image FROM the runtime image.
 run_step("install examples/custom-container" ${CMAKE_COMMAND} --install "${example_build}")
