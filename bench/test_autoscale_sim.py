@@ -128,3 +128,22 @@ def test_load_report_gauges() -> None:
     assert busy == pytest.approx(0.5)
     assert arrival == pytest.approx(50.0)
     assert capacity == pytest.approx(CAPACITY)  # completed per busy second
+
+
+def test_spike_onset_moves_without_changing_the_trace_length():
+    base = sim.trace("spike", 1000.0)
+    for at in sim.SPIKE_ONSETS_S:
+        t = sim.trace("spike", 1000.0, spike_at_s=at)
+        assert len(t) == len(base)
+        assert t[at - 1] == 200.0 and t[at] == 1000.0 and t[at + 299] == 1000.0 and t[at + 300] == 200.0
+        assert t.sum() == base.sum()
+
+
+def test_cheapest_judges_the_worst_onset():
+    import dataclasses
+    curve = sim.ServiceCurve.synthetic(1000.0)
+    r = sim.simulate(curve, sim.trace("spike", 2000.0), sim.Signal("busy", 0.5), sim.FleetConfig(), 600)
+    lucky = dataclasses.replace(r, worst_attainment=0.5, mean_replica_minutes=1.0)
+    steady = dataclasses.replace(r, worst_attainment=0.995, mean_replica_minutes=50.0)
+    chosen, met = sim.cheapest([lucky, steady])
+    assert met and chosen is steady

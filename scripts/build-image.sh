@@ -110,21 +110,25 @@ export_image() {  # export_image IMAGE FILE
 }
 export_image "$runtime" "$out/tensorpod-$version-cpu.tar"
 
-echo "== skopeo inspect (runtime image)"
-skopeo inspect --config --raw "$(store "$runtime")" | "$py" -c '
+inspect() {  # inspect IMAGE: what a runtime will run, from the image's config
+  echo "== skopeo inspect $1"
+  skopeo inspect --config --raw "$(store "$1")" | "$py" -c '
 import json, sys
 c = json.load(sys.stdin)["config"]
 print("User:        ", c.get("User"))
 print("ExposedPorts:", " ".join(sorted(c.get("ExposedPorts", {}))))
 print("Entrypoint:  ", c.get("Entrypoint"))
 print("Healthcheck: ", (c.get("Healthcheck") or {}).get("Test"))
-print("Env:         ", " ".join(e for e in c.get("Env", []) if e.startswith("TENSORPOD_")))'
-ls -l "$out"
+print("Env:         ", " ".join(e for e in c.get("Env", []) if e.startswith(("TENSORPOD_", "SCORER_"))))'
+}
+inspect "$runtime"
+ls -l "$out/tensorpod-$version-cpu.tar"
 
 if [ "$custom" = 1 ]; then
   build runtime "localhost/tensorpod/custom-container:$version" examples/custom-container/Dockerfile \
     --build-arg "BASE_IMAGE=$runtime" --build-arg "BUILD_IMAGE=$devel"
   export_image "localhost/tensorpod/custom-container:$version" "$out/custom-container-$version.tar"
+  inspect "localhost/tensorpod/custom-container:$version"
 fi
 
 if [ "$test_image" = 1 ]; then
