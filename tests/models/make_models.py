@@ -11,6 +11,21 @@ build models no other test has seen:
   Reshape plumbing (Shape -> Gather -> Unsqueeze -> Concat) that
   ``torch.onnx.export`` emits, returning ``last_hidden_state``.
 
+and three full-size models for ``bench/compare_ort.py``, random weights but
+the layer layout of the real networks:
+
+- ``resnet18``: torchvision's ResNet-18 (a ``resnet_cnn`` with a 7x7/2 stem,
+  64/128/256/512 channels, two blocks per stage) on ``[batch, 3, 224, 224]``.
+- ``mobilenetv2``: torchvision's MobileNetV2 (inverted residual blocks with
+  depthwise convolutions, ReLU6 as ``Clip(x, 0, 6)``) on
+  ``[batch, 3, 224, 224]``.
+- ``minilm6_mask``: a 6-layer ``minilm_encoder`` whose additive padding mask
+  is ``(1 - mask) * finfo(float32).min``, as current Hugging Face BERT
+  exports write it.
+
+Convolutions and BatchNormalization stay separate nodes (an export without
+BN folding), so the engine's own fusions are what gets measured.
+
 Models use opset 17 and IR version 8 and pass ``onnx.checker``. Weights are
 initializers; scalars and shape pieces are ``Constant`` nodes, as the
 exporter writes them.
@@ -18,6 +33,7 @@ exporter writes them.
 Example::
 
     python tests/models/make_models.py --out /tmp/models
+    python tests/models/make_models.py --out /tmp/models --models resnet18,mobilenetv2,minilm6_mask
 
     from make_models import mlp
     model = mlp(seed=3, in_features=100, hidden=(300,))
@@ -37,7 +53,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 IR_VERSION = 8
 
-__all__ = ["mlp", "resnet_cnn", "minilm_encoder", "save", "main"]
+__all__ = ["mlp", "resnet_cnn", "minilm_encoder", "resnet18", "mobilenetv2", "minilm6_mask", "save", "main"]
 
 
 class _Builder:
@@ -141,13 +157,14 @@ def mlp(seed: int = 0, in_features: int = 784, hidden: Iterable[int] = (512, 256
     )
 
 
-def _conv_bn(b: _Builder, x: str, prefix: str, c_in: int, c_out: int, kernel: int, stride: int) -> str:
+def _conv_bn(b: _Builder, x: str, prefix: str, c_in: int, c_out: int, kernel: int, stride: int,
+             group: int = 1) -> str:
     # Conv(bias=False) + BatchNorm2d in eval mode, with running statistics far
     # from (0, 1) so that folding BN into the conv is actually exercised.
-    fan_in = c_in * kernel * kernel
-    w = b.normal(f"{prefix}.conv.weight", (c_out, c_in, kernel, kernel), math.sqrt(2.0 / fan_in))
+    fan_in = (c_in // group) * kernel * kernel
+    w = b.normal(f"{prefix}.conv.weight", (c_out, c_in // group, kernel, kernel), math.sqrt(2.0 / fan_in))
     pad = kernel // 2
-    y = b.op("Conv", [x, w], dilations=[1, 1], group=1, kernel_shape=[kernel, kernel],
+    y = b.op("Conv", [x, w], dilations=[1, 1], group=group, kernel_shape=[kernel, kernel],
              pads=[pad, pad, pad, pad], strides=[stride, stride])
     scale = b.param(f"{prefix}.bn.weight", b.rng.uniform(0.5, 1.5, c_out).astype(np.float32))
     bias = b.param(f"{prefix}.bn.bias", (0.2 * b.rng.standard_normal(c_out)).astype(np.float32))
@@ -157,10 +174,12 @@ def _conv_bn(b: _Builder, x: str, prefix: str, c_in: int, c_out: int, kernel: in
 
 
 def resnet_cnn(seed: int = 0, channels: Sequence[int] = (16, 32, 64), image: int = 32, classes: int = 10,
-               blocks_per_stage: int = 1) -> onnx.ModelProto:
+               blocks_per_stage: int = 1, stem_kernel: int = 3, stem_stride: int = 1,
+               name: str = "resnet_cnn") -> onnx.ModelProto:
     """Small ResNet: ``input [batch, 3, image, image]`` -> ``logits [batch, classes]``.
 
-    Stem Conv3x3-BN-ReLU-MaxPool(3, 2, pad 1), then one stage per entry of
+    Stem Conv(``stem_kernel``, ``stem_stride``)-BN-ReLU-MaxPool(3, 2, pad 1),
+    then one stage per entry of
     ``channels`` (the first at stride 1 with identity shortcuts, the others
     at stride 2 with a 1x1 strided Conv-BN projection), GlobalAveragePool,
     Flatten, Gemm.
@@ -170,7 +189,7 @@ def resnet_cnn(seed: int = 0, channels: Sequence[int] = (16, 32, 64), image: int
         m = resnet_cnn(seed=2, channels=(8, 24), image=40)
     """
     b = _Builder(seed)
-    x = b.op("Relu", [_conv_bn(b, "input", "stem", 3, channels[0], 3, 1)])
+    x = b.op("Relu", [_conv_bn(b, "input", "stem", 3, channels[0], stem_kernel, stem_stride)])
     x = b.op("MaxPool", [x], ceil_mode=0, dilations=[1, 1], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
              strides=[2, 2])
     c_in = channels[0]
@@ -190,7 +209,78 @@ def resnet_cnn(seed: int = 0, channels: Sequence[int] = (16, 32, 64), image: int
     logits = _linear_gemm(b, x, "fc", c_in, classes)
     b.rename_output(logits, "logits")
     return b.model(
-        "resnet_cnn",
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, image, image])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+    )
+
+
+def resnet18(seed: int = 0, image: int = 224, classes: int = 1000) -> onnx.ModelProto:
+    """torchvision ResNet-18: ``input [batch, 3, image, image]`` -> ``logits [batch, classes]``.
+
+    Conv7x7/2-BN-ReLU-MaxPool3x3/2, four stages of two basic blocks with
+    64/128/256/512 channels (stride-2 1x1 Conv-BN shortcut where a stage
+    starts), GlobalAveragePool, Flatten, Gemm: about 1.8 GFLOP per 224x224
+    image.
+
+    Example::
+
+        m = resnet18(seed=1, image=64, classes=10)
+    """
+    return resnet_cnn(seed=seed, channels=(64, 128, 256, 512), image=image, classes=classes, blocks_per_stage=2,
+                      stem_kernel=7, stem_stride=2, name="resnet18")
+
+
+# torchvision's MobileNetV2 inverted-residual settings: expand ratio t, output
+# channels c, repeats n, stride s of the first repeat.
+MOBILENETV2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                      (6, 320, 1, 1))
+
+
+def _relu6(b: _Builder, x: str) -> str:
+    # nn.ReLU6 exports (opset >= 11) as Clip with min and max as Constant inputs.
+    return b.op("Clip", [x, b.const(0.0, np.float32), b.const(6.0, np.float32)])
+
+
+def mobilenetv2(seed: int = 0, image: int = 224, classes: int = 1000,
+                blocks: Sequence[tuple[int, int, int, int]] = MOBILENETV2_BLOCKS, stem: int = 32,
+                last: int = 1280) -> onnx.ModelProto:
+    """torchvision MobileNetV2: ``input [batch, 3, image, image]`` -> ``logits [batch, classes]``.
+
+    Conv3x3/2-BN-ReLU6 with ``stem`` channels, then per ``(t, c, n, s)`` in
+    ``blocks`` ``n`` inverted residual blocks: a 1x1 expand Conv-BN-ReLU6 to
+    ``t`` times the input channels (absent when ``t == 1``), a 3x3 depthwise
+    Conv-BN-ReLU6 (stride ``s`` on the first repeat), a 1x1 project Conv-BN,
+    and a residual Add where the stride is 1 and the channels match. Then a
+    1x1 Conv-BN-ReLU6 to ``last`` channels, GlobalAveragePool, Flatten, Gemm
+    (the classifier's Dropout is gone in an eval export). The defaults are
+    the standard 17 blocks, about 0.3 GFLOP per 224x224 image.
+
+    Example::
+
+        m = mobilenetv2(seed=1, image=32, classes=10, blocks=((1, 8, 1, 1), (6, 16, 2, 2)), stem=8, last=64)
+    """
+    b = _Builder(seed)
+    x = _relu6(b, _conv_bn(b, "input", "features.0", 3, stem, 3, 2))
+    c_in, index = stem, 1
+    for t, c, n, s in blocks:
+        for r in range(n):
+            stride = s if r == 0 else 1
+            prefix = f"features.{index}.conv"
+            hidden = c_in * t
+            y = x
+            if t != 1:
+                y = _relu6(b, _conv_bn(b, y, f"{prefix}.expand", c_in, hidden, 1, 1))
+            y = _relu6(b, _conv_bn(b, y, f"{prefix}.depthwise", hidden, hidden, 3, stride, group=hidden))
+            y = _conv_bn(b, y, f"{prefix}.project", hidden, c, 1, 1)
+            x = b.op("Add", [x, y]) if stride == 1 and c_in == c else y
+            c_in, index = c, index + 1
+    x = _relu6(b, _conv_bn(b, x, f"features.{index}", c_in, last, 1, 1))
+    x = b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1)
+    logits = _linear_gemm(b, x, "classifier.1", last, classes)
+    b.rename_output(logits, "logits")
+    return b.model(
+        "mobilenetv2",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, image, image])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
     )
@@ -220,7 +310,8 @@ def _gelu(b: _Builder, x: str, variant: str) -> str:
 
 def minilm_encoder(seed: int = 0, layers: int = 2, hidden: int = 384, heads: int = 12, ffn: int = 1536,
                    vocab: int = 1000, max_pos: int = 512, positions: str = "slice",
-                   gelu: str = "x_first") -> onnx.ModelProto:
+                   gelu: str = "x_first", mask_value: float = -10000.0,
+                   name: str = "minilm_encoder") -> onnx.ModelProto:
     """BERT/MiniLM encoder: ``input_ids``, ``attention_mask`` -> ``last_hidden_state``.
 
     Inputs are int64 ``[batch, seq]``; the output is float32
@@ -228,7 +319,9 @@ def minilm_encoder(seed: int = 0, layers: int = 2, hidden: int = 384, heads: int
     ``"slice"`` slices a ``[1, max_pos]`` buffer by the Shape-derived seq
     length (what Hugging Face BERT exports), ``"range"`` uses Range(0, seq).
     ``gelu`` is ``"x_first"`` (x * (1 + erf(x/√2)) * 0.5) or ``"half_first"``
-    ((x * 0.5) * (1 + erf(x/√2))).
+    ((x * 0.5) * (1 + erf(x/√2))). Padded positions get ``mask_value`` added
+    to their attention scores: -10000 in older Hugging Face exports,
+    ``finfo(float32).min`` in current ones.
 
     Example::
 
@@ -263,10 +356,10 @@ def minilm_encoder(seed: int = 0, layers: int = 2, hidden: int = 384, heads: int
     h = b.op("Add", [b.op("Add", [word, tt]), pos])
     h = _layer_norm(b, h, "embeddings.LayerNorm", hidden)
 
-    # Additive mask [batch, 1, 1, seq]: (1 - mask) * -10000.
+    # Additive mask [batch, 1, 1, seq]: (1 - mask) * mask_value.
     mask = b.op("Unsqueeze", ["attention_mask", b.const([1, 2])])
     mask = b.op("Cast", [mask], to=TensorProto.FLOAT)
-    mask = b.op("Mul", [b.op("Sub", [b.const(1.0, np.float32), mask]), b.const(-10000.0, np.float32)])
+    mask = b.op("Mul", [b.op("Sub", [b.const(1.0, np.float32), mask]), b.const(mask_value, np.float32)])
 
     std = 1.0 / math.sqrt(hidden)
     for i in range(layers):
@@ -298,11 +391,27 @@ def minilm_encoder(seed: int = 0, layers: int = 2, hidden: int = 384, heads: int
 
     b.rename_output(h, "last_hidden_state")
     return b.model(
-        "minilm_encoder",
+        name,
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
         [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden])],
     )
+
+
+def minilm6_mask(seed: int = 0, vocab: int = 1000) -> onnx.ModelProto:
+    """6-layer MiniLM (all-MiniLM-L6-v2 sizes): ``input_ids``, ``attention_mask`` -> ``last_hidden_state``.
+
+    ``minilm_encoder`` with 6 layers, hidden 384, 12 heads, FFN 1536, and the
+    padding mask as ``(1 - mask) * finfo(float32).min``. ``vocab`` only
+    sizes the word-embedding table (30522 in the real model; the Gather
+    costs the same either way).
+
+    Example::
+
+        m = minilm6_mask(seed=1)
+    """
+    return minilm_encoder(seed=seed, layers=6, hidden=384, heads=12, ffn=1536, vocab=vocab,
+                          mask_value=float(np.finfo(np.float32).min), name="minilm6_mask")
 
 
 def save(model: onnx.ModelProto, path: str) -> str:
@@ -315,10 +424,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="directory to write the .onnx files into")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", default="mlp,resnet_cnn,minilm_encoder",
+                        help="comma-separated model functions to write (default: the three test families)")
     args = parser.parse_args(argv)
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    builders = {"mlp": mlp, "resnet_cnn": resnet_cnn, "minilm_encoder": minilm_encoder, "resnet18": resnet18,
+                "mobilenetv2": mobilenetv2, "minilm6_mask": minilm6_mask}
+    unknown = sorted(set(names) - set(builders))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {sorted(builders)}")
     os.makedirs(args.out, exist_ok=True)
-    for name, build in (("mlp", mlp), ("resnet_cnn", resnet_cnn), ("minilm_encoder", minilm_encoder)):
-        path = save(build(seed=args.seed), os.path.join(args.out, f"{name}.onnx"))
+    for name in names:
+        path = save(builders[name](seed=args.seed), os.path.join(args.out, f"{name}.onnx"))
         print(path)
     return 0
 
