@@ -256,6 +256,10 @@ def warm_up(fns: dict[str, Callable[[], None]], block_s: float = 0.1, warm_s: fl
     return {k: max(1, int(block_s / min(v))) for k, v in warm.items()}
 
 
+# Idle time before each block of runs (see measure).
+BLOCK_GAP_S = 0.05
+
+
 def measure(fns: dict[str, Callable[[], None]], block: dict[str, int], seconds: float,
             min_iters: int) -> dict[str, tuple[float, int]]:
     """p50 latency (ms) of each engine and its number of timed runs, after ``warm_up``.
@@ -269,6 +273,11 @@ def measure(fns: dict[str, Callable[[], None]], block: dict[str, int], seconds: 
     order = list(fns)
     while any(sum(times[k]) < seconds or len(times[k]) < min_iters for k in times):
         for k in order:
+            # The engine that ran last leaves its pool threads spinning for a
+            # while (onnxruntime's spin by default, OpenMP's before they
+            # sleep); on a machine with as many cores as threads they would
+            # take the next engine's cores. A pause lets them park first.
+            time.sleep(BLOCK_GAP_S)
             _timed(fns[k], block[k], times[k])
         order.reverse()
     return {k: (1e3 * float(np.median(v)), len(v)) for k, v in times.items()}
