@@ -17,9 +17,10 @@ seq 128. For threads in (1, 2) and two batch sizes (1 and 32; encoders 1 and
 Each row first checks that the two engines agree and stops with an error if
 not (see ``check_outputs``). Both engines then warm up (at least two runs
 each, up to four for models that run in well under a second); then they run
-in alternating blocks of about 0.1 s each (the order flips every round) until
-each has run for ``--seconds`` and at least a few times, so that machine
-noise lands on both. ``--repeat`` repeats the timing, not the warm-up.
+in alternating blocks of about 0.1 s each (the order flips every round), each
+block after a 50 ms pause that lets the other engine's spinning pool threads
+park, until each has run for ``--seconds`` and at least a few times, so that
+machine noise lands on both. ``--repeat`` repeats the timing, not the warm-up.
 
 Example::
 
@@ -236,8 +237,8 @@ def _timed(fn: Callable[[], None], n: int, into: list[float]) -> None:
         into.append(time.perf_counter() - t0)
 
 
-def warm_up(fns: dict[str, Callable[[], None]], block_s: float = 0.1, warm_s: float = 0.5) -> dict[str, int]:
-    """Runs each engine until its plans, buffers and caches are in place; returns runs per timing block.
+def warm_up(fns: dict[str, Callable[[], None]], warm_s: float = 0.5) -> None:
+    """Runs each engine until its plans, buffers and caches are in place.
 
     Alternates single runs; stops after two rounds once an engine has spent
     ``warm_s``, else after four, so a ResNet-18 batch of 32 (0.5 s a run)
@@ -245,7 +246,7 @@ def warm_up(fns: dict[str, Callable[[], None]], block_s: float = 0.1, warm_s: fl
 
     Example::
 
-        block = warm_up({"tp": tpr.run, "ort": ortr.run})
+        warm_up({"tp": tpr.run, "ort": ortr.run})
     """
     warm: dict[str, list[float]] = {k: [] for k in fns}
     rounds = 0
@@ -253,20 +254,19 @@ def warm_up(fns: dict[str, Callable[[], None]], block_s: float = 0.1, warm_s: fl
         for k, fn in fns.items():
             _timed(fn, 1, warm[k])
         rounds += 1
-    return {k: max(1, int(block_s / min(v))) for k, v in warm.items()}
 
 
 # Idle time before each block of runs (see measure).
 BLOCK_GAP_S = 0.05
 
 
-def measure(fns: dict[str, Callable[[], None]], block: dict[str, int], seconds: float,
-            min_iters: int) -> dict[str, tuple[float, int]]:
+def measure(fns: dict[str, Callable[[], None]], seconds: float, min_iters: int,
+            block_s: float = 0.1) -> dict[str, tuple[float, int]]:
     """p50 latency (ms) of each engine and its number of timed runs, after ``warm_up``.
 
     Example::
 
-        result = measure({"tp": tpr.run, "ort": ortr.run}, block, seconds=1.0, min_iters=5)
+        result = measure({"tp": tpr.run, "ort": ortr.run}, seconds=1.0, min_iters=5)
         tp_ms, tp_runs = result["tp"]
     """
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -278,7 +278,10 @@ def measure(fns: dict[str, Callable[[], None]], block: dict[str, int], seconds: 
             # sleep); on a machine with as many cores as threads they would
             # take the next engine's cores. A pause lets them park first.
             time.sleep(BLOCK_GAP_S)
-            _timed(fns[k], block[k], times[k])
+            end = time.perf_counter() + block_s
+            _timed(fns[k], 1, times[k])
+            while time.perf_counter() < end:
+                _timed(fns[k], 1, times[k])
         order.reverse()
     return {k: (1e3 * float(np.median(v)), len(v)) for k, v in times.items()}
 
@@ -336,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                         abs_err, rel_err = check_outputs(tpr.outputs(), ortr.outputs(),
                                                          f"{label} threads={threads} batch={batch}")
                         fns = {"tp": tpr.run, "ort": ortr.run}
-                        block = warm_up(fns)
-                        runs = [measure(fns, block, seconds, min_iters) for _ in range(repeat)]
+                        warm_up(fns)
+                        runs = [measure(fns, seconds, min_iters) for _ in range(repeat)]
                     finally:
                         tpr.close()
                     tp_ms = float(np.median([r["tp"][0] for r in runs]))
@@ -369,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             f"- tensorpod {tp.version} ({args.lib}); onnxruntime {ort.__version__}; numpy {np.__version__}; "
             f"Python {platform.python_version()}",
             f"- timed {seconds:g} s (and at least {min_iters} runs) per engine per row after warm-up, "
-            f"alternating ~0.1 s blocks, {repeat} time(s) per row with the median p50 reported; "
+            f"alternating ~0.1 s blocks each after a {1e3 * BLOCK_GAP_S:g} ms pause, {repeat} time(s) per row "
+            "with the median p50 reported; "
             f"outputs checked to agree (max |diff| <= {ATOL:g} + {RTOL:g} * max |onnxruntime output|) on every "
             f"row; whole run {elapsed / 60:.1f} min",
         ]
