@@ -126,11 +126,11 @@ def main() -> None:
 
     mounts = Mounts(rootfs)
     log_path = args.work / "serve.log"
+    log = open(log_path, "w")
     server = None
     try:
         print(f"== {' '.join(process['args'])} (chroot, uid {uid}, 127.0.0.1:{http_port})")
-        server = subprocess.Popen(process["args"], env=env, preexec_fn=enter,
-                                  stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        server = subprocess.Popen(process["args"], env=env, preexec_fn=enter, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{http_port}"
         deadline = time.time() + 120
         ready = False
@@ -197,6 +197,7 @@ def main() -> None:
             server.kill()
             server.wait()
         mounts.close()
+        log.close()
     print("smoke test: passed")
 
 

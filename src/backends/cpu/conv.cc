@@ -131,11 +131,11 @@ memory::format_tag WeightsTag(size_t spatial, bool grouped) {
 // 1x1 and batch-1 layers of small CNNs). When a primitive is built for a new
 // input shape, each candidate (reference code excepted) runs a few times on
 // zero data, with the reorders into and out of its layouts, and the fastest
-// is kept. Two things keep this cheap on big networks (ResNet-18 at batch 32
-// spent 12 s of its first run here before them): the winner is remembered
-// per problem (shapes, strides, padding, groups, layouts, post-op, threads)
-// for the whole process, so the many identical layers of a network and every
-// session of the same model time it once; after an untimed run (page
+// is kept. This stays cheap on big networks (ResNet-18 at batch 32 spent 12 s
+// of its first run here before): the winner is remembered per problem
+// (shapes, strides, padding, groups, layouts, post-op, threads) for the whole
+// process (up to 65536 problems), so the many identical layers of a network
+// and every session of the same model time it once; after an untimed run (page
 // faults on its fresh buffers), a candidate whose first timed run takes over
 // twice the best so far is dropped without more runs (on AVX-512 machines
 // the SSE4.1 and AVX2 kernels are 2-5x slower); and runs of over a
@@ -223,6 +223,9 @@ dnnl::convolution_forward::primitive_desc FastestImplementation(dnnl::convolutio
     }
   }
   std::lock_guard<std::mutex> lock(ChoiceMutex());
+  // A server that loads models of many shapes over months must not grow it
+  // without end; forgetting only costs a new timing.
+  if (ChoiceCache().size() >= 65536) ChoiceCache().clear();
   ChoiceCache()[problem] = best;
   return candidates[best];
 }
