@@ -95,8 +95,7 @@ Status FuseBiasActivation(Graph* g);
 // through an inserted tp.ToPlain. Graph outputs stay plain.
 Status AssignBlockedLayouts(Graph* g);
 // Softmax(Q K^T * scale + mask) V -> tp.Attention; see Note [Attention
-// fusion] in passes.cc. Sessions on a GPU run it; the CPU keeps the unfused
-// graph.
+// fusion] in passes.cc. Every session runs it.
 Status FuseAttention(Graph* g);
 // Runs the graph in float16 or bfloat16: float32 constants converted, casts
 // at float32 graph inputs and outputs (which keep their names and dtypes).

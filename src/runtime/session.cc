@@ -219,9 +219,8 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
     TP_RETURN_IF_ERROR(FoldConstants(&graph, EvaluateGraphNode));
     TP_RETURN_IF_ERROR(FoldConvBatchNorm(&graph));
     TP_RETURN_IF_ERROR(FuseBiasActivation(&graph));
-    if (device_backend_ != nullptr) {
-      TP_RETURN_IF_ERROR(FuseAttention(&graph));
-    } else {
+    TP_RETURN_IF_ERROR(FuseAttention(&graph));
+    if (device_backend_ == nullptr) {
       // Blocked (nChw16c) layouts are the CPU backend's; GPU kernels read plain NCHW.
       TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
     }

@@ -1,8 +1,9 @@
-// tp.Attention on the CPU: per (batch, head), scores = Q K^T * scale (+
-// mask) by one GEMM, a stable softmax per row, then scores V by a second
-// GEMM; (batch, head) pairs spread over the threads. Float32. It is the
-// reference the GPU kernel is tested against and the CPU fallback of GPU
-// sessions; CPU sessions keep the unfused graph (see FuseAttention).
+// tp.Attention on the CPU: per (batch, head), scores = Q K^T by one GEMM
+// into a per-thread scratch block, then scale, mask and softmax in one
+// vectorised pass per row (vec::SoftmaxRow) while the block is in cache,
+// then scores V by a second GEMM; (batch, head) pairs spread over the
+// threads. Float32. The scores never reach the arena, and the Div, Add and
+// Softmax of the unfused graph become one pass instead of three.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +13,7 @@
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/vec_math.h"
 #include "ops/nn_shapes.h"
 
 namespace tensorpod::internal {
@@ -60,22 +62,12 @@ class AttentionKernel : public Kernel {
           std::fill(op, op + p.s * p.dv, 0.0f);
           continue;
         }
-        Sgemm(false, true, p.s, p.skv, p.d, scale_, qp, p.d, kp, p.d, 0.0f, scores, p.skv, 1);
+        Sgemm(false, true, p.s, p.skv, p.d, 1.0f, qp, p.d, kp, p.d, 0.0f, scores, p.skv, 1);
         for (int64_t i = 0; i < p.s; ++i) {
           float* row = scores + i * p.skv;
-          if (md != nullptr) {
-            const float* mrow = md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2];
-            for (int64_t j = 0; j < p.skv; ++j) row[j] += mrow[j * p.mask_stride[3]];
-          }
-          float mx = -std::numeric_limits<float>::infinity();
-          for (int64_t j = 0; j < p.skv; ++j) mx = std::max(mx, row[j]);
-          float sum = 0.0f;
-          for (int64_t j = 0; j < p.skv; ++j) {
-            row[j] = std::exp(row[j] - mx);
-            sum += row[j];
-          }
-          const float inv = 1.0f / sum;
-          for (int64_t j = 0; j < p.skv; ++j) row[j] *= inv;
+          const float* mrow =
+              md != nullptr ? md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] : nullptr;
+          vec::SoftmaxRow(row, row, p.skv, scale_, mrow, p.mask_stride[3]);
         }
         Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vp, p.dv, 0.0f, op, p.dv, 1);
       }

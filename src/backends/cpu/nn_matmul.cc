@@ -10,6 +10,7 @@
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/vec_math.h"
 #include "ops/nn_shapes.h"
 
 namespace tensorpod::internal {
@@ -39,6 +40,18 @@ void ApplyEpilogue(const Epilogue& e, float* c, int64_t rows, int64_t n, int thr
   if (e.empty() || rows * n == 0) return;
   const int64_t grain = std::max<int64_t>(1, kParallelGrainElements / n);
   ParallelFor(rows, threads, grain, [&](int64_t b, int64_t end) {
+    if (e.act.kind == ActivationKind::kGelu) {
+      // Bias and GELU row by row while the row is in L1.
+      for (int64_t r = b; r < end; ++r) {
+        float* row = c + r * n;
+        if (e.bias != nullptr) {
+          Eigen::Map<Eigen::Array<float, 1, Eigen::Dynamic>>(row, n) +=
+              Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>(e.bias, n);
+        }
+        vec::GeluErf(row, row, n);
+      }
+      return;
+    }
     if (e.bias != nullptr) {
       Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> bias(e.bias, n);
       for (int64_t r = b; r < end; ++r) {

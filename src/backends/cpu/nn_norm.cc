@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/vec_math.h"
 
 namespace tensorpod::internal {
 namespace {
@@ -65,6 +67,14 @@ class SoftmaxKernel : public Kernel {
   template <typename T>
   void Run(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, int threads) const {
     if (outer * len * inner == 0) return;
+    if constexpr (std::is_same_v<T, float>) {
+      if (inner == 1 && !log_) {
+        ParallelFor(outer, threads, GrainFor(len), [&](int64_t b, int64_t e) {
+          for (int64_t r = b; r < e; ++r) vec::SoftmaxRow(x + r * len, y + r * len, len, 1.0f, nullptr, 0);
+        });
+        return;
+      }
+    }
     if (inner == 1) {
       ParallelFor(outer, threads, GrainFor(len), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {

@@ -401,13 +401,27 @@ void ExpectFusedMatchesUnfused(int rank, bool with_mask, bool scale_by_mul, cons
     names.push_back("mask");
     inputs.push_back(MakeF32(mask_shape, m));
   }
-  SessionOptions cpu;
-  cpu.device = "cpu";
-  cpu.threads = 2;
-  auto reference = LoadForTest(model, cpu);
+  SessionOptions unfused;
+  unfused.device = "cpu";
+  unfused.threads = 2;
+  unfused.optimize = false;  // the graph as written: MatMul, Div/Mul, Add, Softmax, MatMul
+  auto reference = LoadForTest(model, unfused);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto want = (*reference)->Run(names, inputs, {});
   ASSERT_TRUE(want.ok()) << want.status();
+
+  // The CPU runs the fused kernel too.
+  SessionOptions cpu = unfused;
+  cpu.optimize = true;
+  auto on_cpu = LoadForTest(model, cpu);
+  ASSERT_TRUE(on_cpu.ok()) << on_cpu.status();
+  auto cpu_got = (*on_cpu)->Run(names, inputs, {});
+  ASSERT_TRUE(cpu_got.ok()) << cpu_got.status();
+  {
+    const std::vector<float> a = F32Values((*cpu_got)[0]), w = F32Values((*want)[0]);
+    ASSERT_EQ(a.size(), w.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], w[i], 1e-5f) << "cpu, element " << i;
+  }
 
   TestDevice dev({"tp.Attention"});
   auto fused = LoadForTest(model, OnDevice(dev));
