@@ -56,7 +56,8 @@ constexpr const char* kUsage =
     "device flags: --device auto|cpu|cuda|cuda:N (default auto), --precision fp32|tf32|fp16|bf16,\n"
     "  --no-cuda-graphs\n"
     "\n"
-    "environment: TENSORPOD_LOG_LEVEL=trace|debug|info|warn|error|off\n";
+    "environment: TENSORPOD_LOG_LEVEL=trace|debug|info|warn|error|off,\n"
+    "  TENSORPOD_PROFILE_OPS=1 (print time per op type when a session closes)\n";
 
 int Fail(const std::string& message) {
   std::cerr << "tensorpod: " << message << "\n";

@@ -1,6 +1,9 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -141,7 +144,48 @@ std::vector<IoInfo> DescribeValues(const Graph& g, const std::vector<int>& ids) 
 
 }  // namespace
 
-Session::~Session() = default;
+// Per-op-type wall time over every run of the session (host side: a GPU
+// kernel's time is its launch). For finding where a model's time goes:
+// TENSORPOD_PROFILE_OPS=1 tensorpod bench MODEL.
+struct Session::OpProfile {
+  struct Entry {
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::mutex mu;
+  std::vector<Entry> by_node;  // guarded by mu
+
+  void Add(int node, double seconds) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (static_cast<size_t>(node) >= by_node.size()) by_node.resize(node + 1);
+    by_node[node].calls += 1;
+    by_node[node].seconds += seconds;
+  }
+
+  void Print(const Graph& graph) {
+    std::map<std::string, Entry> by_op;
+    double total = 0;
+    for (size_t i = 0; i < by_node.size(); ++i) {
+      Entry& e = by_op[graph.nodes()[i].op_type];
+      e.calls += by_node[i].calls;
+      e.seconds += by_node[i].seconds;
+      total += by_node[i].seconds;
+    }
+    std::vector<std::pair<std::string, Entry>> rows(by_op.begin(), by_op.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    std::fprintf(stderr, "tensorpod op profile (TENSORPOD_PROFILE_OPS): %.3f ms in kernels\n", total * 1e3);
+    std::fprintf(stderr, "  %-28s %10s %12s %7s\n", "op", "calls", "total ms", "share");
+    for (const auto& [op, e] : rows) {
+      if (e.calls == 0) continue;
+      std::fprintf(stderr, "  %-28s %10lld %12.3f %6.1f%%\n", op.c_str(), static_cast<long long>(e.calls), e.seconds * 1e3,
+                   total > 0 ? 100.0 * e.seconds / total : 0.0);
+    }
+  }
+};
+
+Session::~Session() {
+  if (profile_ != nullptr) profile_->Print(model_.graph);
+}
 
 StatusOr<std::unique_ptr<Session>> Session::Load(const std::string& path, const SessionOptions& options) {
   TP_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
@@ -233,6 +277,9 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   }
   TP_RETURN_IF_ERROR(EliminateDeadNodes(&graph));
   model_.graph = std::move(graph);
+  if (const char* p = std::getenv("TENSORPOD_PROFILE_OPS"); p != nullptr && std::strcmp(p, "1") == 0) {
+    profile_ = std::make_unique<OpProfile>();
+  }
   // The device first; the partitioner falls back to the CPU for the rest.
   std::vector<const Backend*> backends = {&cpu};
   if (device_backend_ != nullptr) backends = {device_backend_};
@@ -521,7 +568,11 @@ Status Session::RunSteps(const ExecutionPlan& plan, ExecutionContext* ctx, bool 
     kctx.threads = threads_;
     kctx.stream = step.on_device ? stream : nullptr;
     kctx.scratch = step.on_device ? static_cast<Scratch*>(ctx->device_scratch()) : ctx->scratch();
+    const auto started = profile_ != nullptr ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = model_.nodes[step.node].kernel->Compute(kctx);
+    if (profile_ != nullptr) {
+      profile_->Add(step.node, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     if (!s.ok()) {
       const Node& n = model_.graph.nodes()[step.node];
       return s.WithContext("node \"" + n.name + "\" (" + n.op_type + ")" + (step.on_device ? " on " + device_.ToString() : ""));

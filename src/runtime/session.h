@@ -121,6 +121,11 @@ class Session {
   size_t memory_limit_ = 0;
   Allocator* allocator_ = nullptr;
 
+  // TENSORPOD_PROFILE_OPS=1 at load: time spent per node, summed by op type
+  // and printed to stderr when the session closes. Null otherwise.
+  struct OpProfile;
+  std::unique_ptr<OpProfile> profile_;
+
   mutable std::mutex mu_;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const ExecutionPlan>> plans_;  // guarded by mu_
   mutable std::vector<std::unique_ptr<ExecutionContext>> free_contexts_;              // guarded by mu_

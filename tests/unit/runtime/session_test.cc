@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "runtime/devices.h"
@@ -53,6 +54,29 @@ TEST(SessionTest, RunMatchesReference) {
     ExpectNear(F32Values((*out)[0]), ref.y, "y");
     ExpectNear(F32Values((*out)[1]), ref.h, "h");
   }
+}
+
+TEST(SessionTest, OpProfilePrintsEachOpTypeWhenTheSessionCloses) {
+  ASSERT_EQ(setenv("TENSORPOD_PROFILE_OPS", "1", 1), 0);
+  auto session = LoadMlp();
+  unsetenv("TENSORPOD_PROFILE_OPS");
+  ASSERT_NE(session, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(session->Run({"x"}, {MakeF32({2, 4}, MlpInput(2, 1))}, {}).ok());
+  testing::internal::CaptureStderr();
+  session.reset();
+  const std::string report = testing::internal::GetCapturedStderr();
+  EXPECT_NE(report.find("tensorpod op profile"), std::string::npos) << report;
+  // The MLP is two fused MatMul nodes: 6 calls over 3 runs.
+  EXPECT_NE(report.find("tp.FusedMatMul"), std::string::npos) << report;
+  EXPECT_NE(report.find(" 6 "), std::string::npos) << report;
+
+  // Off by default: nothing printed.
+  auto quiet = LoadMlp();
+  ASSERT_NE(quiet, nullptr);
+  ASSERT_TRUE(quiet->Run({"x"}, {MakeF32({2, 4}, MlpInput(2, 1))}, {}).ok());
+  testing::internal::CaptureStderr();
+  quiet.reset();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
 TEST(SessionTest, OutputsOwnTheirMemory) {
