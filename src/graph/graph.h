@@ -94,6 +94,10 @@ Status FuseBiasActivation(Graph* g);
 // tp_src_blocked / tp_dst_blocked, other readers of a blocked value read it
 // through an inserted tp.ToPlain. Graph outputs stay plain.
 Status AssignBlockedLayouts(Graph* g);
+// Conv + Add(shortcut) [+ Relu] over blocked tensors (after
+// AssignBlockedLayouts) -> tp.FusedConv(X, W, B, shortcut); see Note
+// [Residual fusion] in passes.cc.
+Status FuseConvResidual(Graph* g);
 // Softmax(Q K^T * scale + mask) V -> tp.Attention; see Note [Attention
 // fusion] in passes.cc. Every session runs it.
 Status FuseAttention(Graph* g);

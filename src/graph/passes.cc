@@ -461,6 +461,58 @@ Status AssignBlockedLayouts(Graph* g) {
   return g->TopologicalSort();
 }
 
+// Note [Residual fusion]
+// After AssignBlockedLayouts, a ResNet block ends in
+//   y = Conv(...)  (no activation, output in nChw16c)
+//   s = Add(y, shortcut)  (tp_same_shape: both blocked, equal shapes)
+//   r = Relu(s)           (optional)
+// which becomes r = tp.FusedConv(X, W, B, shortcut) with the Relu as its
+// tp_activation: the convolution's kernel adds the shortcut and applies the
+// activation while the output is still in cache, instead of two more
+// kernels each reading and writing the whole tensor. The shortcut has the
+// output's shape and blocked layout (the planner checks the shape), so the
+// add is element by element over the two buffers.
+Status FuseConvResidual(Graph* g) {
+  std::vector<int> producer(g->values().size(), -1);
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
+  }
+  std::vector<int> uses = g->UseCounts();
+  std::vector<bool> remove(g->nodes().size(), false);
+  for (size_t ai = 0; ai < g->nodes().size(); ++ai) {
+    const Node& add = g->nodes()[ai];
+    if (add.op_type != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1 ||
+        add.attrs.GetInt("tp_same_shape", 0) == 0) {
+      continue;
+    }
+    for (int side = 0; side < 2; ++side) {
+      const int y = add.inputs[side], shortcut = add.inputs[1 - side];
+      const int ci = producer[y];
+      if (ci < 0 || remove[ci] || y == shortcut || SoleReader(*g, uses, y) != static_cast<int>(ai)) continue;
+      Node& conv = g->nodes()[ci];
+      if (conv.op_type != "Conv" || conv.outputs.size() != 1 || conv.attrs.Has("tp_activation") ||
+          conv.attrs.GetInt("tp_dst_blocked", 0) == 0) {
+        continue;
+      }
+      int out = add.outputs[0];
+      const int relu = SoleReader(*g, uses, out);
+      if (relu >= 0 && !remove[relu] && g->nodes()[relu].op_type == "Relu" && !IsGraphOutput(*g, out)) {
+        conv.attrs.Set("tp_activation", std::string("Relu"));
+        out = g->nodes()[relu].outputs[0];
+        remove[relu] = true;
+      }
+      conv.op_type = "tp.FusedConv";
+      conv.inputs.resize(3, -1);
+      conv.inputs.push_back(shortcut);
+      conv.outputs[0] = out;
+      remove[ai] = true;
+      break;
+    }
+  }
+  TP_RETURN_IF_ERROR(Compact(g, remove));
+  return g->TopologicalSort();
+}
+
 // Note [Attention fusion]
 // The encoder's self-attention, as exporters write it:
 //   scores = MatMul(Q, Transpose(K, swap last two))

@@ -307,6 +307,21 @@ Status InferConv(InferContext& ctx) {
   return Status::Ok();
 }
 
+// tensorpod's Conv with a residual (see FuseConvResidual): Conv's inputs
+// plus the shortcut, which must have the output's shape (it is added
+// element by element in the blocked layout).
+Status InferFusedConv(InferContext& ctx) {
+  TP_RETURN_IF_ERROR(InferConv(ctx));
+  TP_CHECK_ARG(ctx.has_input(3), NodeContext(ctx, "tp.FusedConv") << ": needs its shortcut input");
+  TP_RETURN_IF_ERROR(CheckSameDType(ctx, "tp.FusedConv", 3, "shortcut"));
+  const Shape& out = ctx.output_shape(0);
+  TP_CHECK_ARG(ctx.input_shape(3) == out,
+               NodeContext(ctx, "tp.FusedConv") << ": the shortcut " << ShapeToString(ctx.input_shape(3))
+                                                 << " is not the output's shape " << ShapeToString(out)
+                                                 << " (a broadcasting residual Add); load the model with optimize off");
+  return Status::Ok();
+}
+
 Status InferPoolImpl(InferContext& ctx, const char* op) {
   const Shape& x = ctx.input_shape(0);
   TP_CHECK_ARG(x.size() >= 3, NodeContext(ctx, op) << ": input X must have rank >= 3 (N,C,spatial"
@@ -422,6 +437,7 @@ void RegisterNnSchemas(SchemaRegistry* r) {
   r->Add({"tp.Attention", 3, 4, 1, 1, {}, false, InferAttention});
   r->Add({"Gemm", 2, 3, 1, 1, {}, false, InferGemm});
   r->Add({"Conv", 2, 3, 1, 1, {}, false, InferConv});
+  r->Add({"tp.FusedConv", 4, 4, 1, 1, {}, false, InferFusedConv});
   r->Add({"MaxPool", 1, 1, 1, 2, {}, false, InferMaxPool});
   r->Add({"AveragePool", 1, 1, 1, 1, {}, false, InferAveragePool});
   r->Add({"GlobalAveragePool", 1, 1, 1, 1, {}, false, InferGlobalPool});

@@ -267,6 +267,7 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
     if (device_backend_ == nullptr) {
       // Blocked (nChw16c) layouts are the CPU backend's; GPU kernels read plain NCHW.
       TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
+      TP_RETURN_IF_ERROR(FuseConvResidual(&graph));
     }
   }
   if (device_backend_ != nullptr && (precision_ == "fp16" || precision_ == "bf16")) {

@@ -8,6 +8,7 @@ void RegisterNnKernels(KernelRegistry* r) {
   r->Add("tp.FusedMatMul", MakeFusedMatMulKernel);
   r->Add("Gemm", MakeGemmKernel);
   r->Add("Conv", MakeConvKernel);
+  r->Add("tp.FusedConv", MakeConvKernel);
   r->Add("tp.ToPlain", MakeToPlainKernel);
   r->Add("MaxPool", MakeMaxPoolKernel);
   r->Add("AveragePool", MakeAveragePoolKernel);

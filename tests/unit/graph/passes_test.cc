@@ -25,11 +25,11 @@ std::string ValueName(const Graph& g, int id) {
 // the same outputs.
 void ExpectSameWithAndWithoutOptimize(const ModelBuilder& b,
                                       const Shape& x_shape, uint32_t seed,
-                                      float tolerance = 1e-4f) {
+                                      float tolerance = 1e-4f, int threads = 1) {
   const Tensor x = MakeF32(
       x_shape, RandomFloats(NumElementsUnchecked(x_shape), seed, -2.0f, 2.0f));
   SessionOptions on, off;
-  on.threads = off.threads = 1;
+  on.threads = off.threads = threads;
   off.optimize = false;
   auto s_on = LoadForTest(b, on);
   auto s_off = LoadForTest(b, off);
@@ -395,6 +395,79 @@ TEST(AssignBlockedLayoutsTest, MarksConvToConvEdgesWithBlockableChannels) {
 
 TEST(AssignBlockedLayoutsTest, BlockedChainComputesTheSame) {
   for (int64_t batch : {1, 3}) ExpectSameWithAndWithoutOptimize(ConvChain(), {batch, 16, 8, 8}, 11);
+}
+
+// ---- FuseConvResidual ------------------------------------------------------
+
+// x [N,16,8,8] -> Conv 3x3 (16->16) + Relu -> a; a -> Conv 3x3 (16->16) -> c;
+// Add(c, a) -> Relu -> Conv 1x1 (16->16) -> Add(d, s) -> y: a ResNet block
+// whose shortcut is the first Conv's output, then a second Add with no Relu
+// after it and a graph output, which stays plain.
+ModelBuilder ResidualBlock(const std::string& add_order = "c,a") {
+  ModelBuilder b;
+  b.Input("x", {-1, 16, 8, 8}).Output("y", {-1, 16, 8, 8});
+  b.Initializer("w1", {16, 16, 3, 3}, RandomFloats(16 * 16 * 9, 21, -0.2f, 0.2f));
+  b.Initializer("b1", {16}, RandomFloats(16, 22));
+  b.Initializer("w2", {16, 16, 3, 3}, RandomFloats(16 * 16 * 9, 23, -0.2f, 0.2f));
+  b.Initializer("b2", {16}, RandomFloats(16, 24));
+  b.Initializer("w3", {16, 16, 1, 1}, RandomFloats(16 * 16, 25, -0.5f, 0.5f));
+  SetIntsAttr(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1"), "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"c1"}, {"a"}, "relu1");
+  SetIntsAttr(b.Node("Conv", {"a", "w2", "b2"}, {"c"}, "conv2"), "pads", {1, 1, 1, 1});
+  if (add_order == "c,a") {
+    b.Node("Add", {"c", "a"}, {"s0"}, "add1");
+  } else {
+    b.Node("Add", {"a", "c"}, {"s0"}, "add1");
+  }
+  b.Node("Relu", {"s0"}, {"s"}, "relu2");
+  b.Node("Conv", {"s", "w3"}, {"d"}, "conv3");
+  b.Node("Add", {"d", "s"}, {"y"}, "add2");
+  return b;
+}
+
+TEST(FuseConvResidualTest, FoldsAddAndReluIntoTheConvWhereBothAreBlocked) {
+  for (const std::string order : {"c,a", "a,c"}) {
+    auto g = ImportForTest(ResidualBlock(order));
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+    ASSERT_TRUE(AssignBlockedLayouts(&*g).ok());
+    ASSERT_TRUE(FuseConvResidual(&*g).ok());
+    EXPECT_EQ(CountOps(*g, "tp.FusedConv"), 1) << order;
+    EXPECT_EQ(CountOps(*g, "Relu"), 0) << order << ": relu1 joined conv1, relu2 the fused conv";
+    // add2 writes the graph output, which is plain: it is not blocked and stays.
+    EXPECT_EQ(CountOps(*g, "Add"), 1) << order;
+    for (const Node& n : g->nodes()) {
+      if (n.op_type != "tp.FusedConv") continue;
+      EXPECT_EQ(n.name, "conv2");
+      ASSERT_EQ(n.inputs.size(), 4u);
+      EXPECT_EQ(g->values()[n.inputs[3]].name, "a");
+      EXPECT_EQ(n.attrs.GetString("tp_activation", ""), "Relu");
+      EXPECT_EQ(g->values()[n.outputs[0]].name, "s");
+    }
+  }
+}
+
+TEST(FuseConvResidualTest, FusedBlockComputesTheSame) {
+  for (const std::string order : {"c,a", "a,c"}) {
+    for (int threads : {1, 2}) {
+      // Batch 5 on 2 threads: uneven per-thread batch slices (3 + 2 images).
+      for (int64_t batch : {1, 2, 5}) {
+        ExpectSameWithAndWithoutOptimize(ResidualBlock(order), {batch, 16, 8, 8}, 31, 1e-4f, threads);
+      }
+    }
+  }
+}
+
+TEST(FuseConvResidualTest, LeavesAConvWithOtherReadersAlone) {
+  // c also feeds a second output: the Add cannot take over the Conv's output.
+  ModelBuilder b = ResidualBlock();
+  b.Output("c", {-1, 16, 8, 8});
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+  ASSERT_TRUE(AssignBlockedLayouts(&*g).ok());
+  ASSERT_TRUE(FuseConvResidual(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "tp.FusedConv"), 0);
 }
 
 TEST(OnnxImportTest, ReservedAttributePrefixIsRejected) {
