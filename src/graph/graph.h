@@ -101,6 +101,9 @@ Status FuseConvResidual(Graph* g);
 // Softmax(Q K^T * scale + mask) V -> tp.Attention; see Note [Attention
 // fusion] in passes.cc. Every session runs it.
 Status FuseAttention(Graph* g);
+// CPU sessions, after FuseAttention: drops the head-splitting Transposes
+// around tp.Attention and sets tp_bshd; see Note [Attention head layout].
+Status FoldAttentionTransposes(Graph* g);
 // Runs the graph in float16 or bfloat16: float32 constants converted, casts
 // at float32 graph inputs and outputs (which keep their names and dtypes).
 // See Note [Reduced precision] in precision.cc.

@@ -644,4 +644,51 @@ Status FuseAttention(Graph* g) {
   return Compact(g, remove);
 }
 
+// Note [Attention head layout]
+// Exporters split heads with Reshape [B, S, H, D] + Transpose(0, 2, 1, 3)
+// on each of Q, K and V, and merge them back with Transpose(0, 2, 1, 3) +
+// Reshape after attention: four copies of activations per layer. The CPU
+// kernel reads each (batch, head) block in place from the [B, S, H, D]
+// tensors (a row stride of H * D) and writes the output the same way, so
+// where all four transposes have tp.Attention as their only reader or
+// writer they are dropped and the node gets tp_bshd = 1. GPU sessions keep
+// the transposes (their kernel reads [B, H, S, D]).
+Status FoldAttentionTransposes(Graph* g) {
+  std::vector<int> producer(g->values().size(), -1);
+  for (size_t i = 0; i < g->nodes().size(); ++i) {
+    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
+  }
+  const std::vector<int> uses = g->UseCounts();
+  std::vector<bool> remove(g->nodes().size(), false);
+  auto swaps_seq_and_heads = [&](int node) {
+    if (node < 0 || remove[node]) return false;
+    const Node& n = g->nodes()[node];
+    return n.op_type == "Transpose" && n.inputs.size() == 1 && n.outputs.size() == 1 && n.attrs.Has("perm") &&
+           n.attrs.GetInts("perm") == std::vector<int64_t>{0, 2, 1, 3};
+  };
+  for (size_t ai = 0; ai < g->nodes().size(); ++ai) {
+    Node& att = g->nodes()[ai];
+    if (att.op_type != "tp.Attention" || att.attrs.GetInt("tp_bshd", 0) != 0 || att.outputs.size() != 1) continue;
+    int split[3];
+    bool ok = true;
+    for (int i = 0; i < 3 && ok; ++i) {
+      const int v = att.inputs[i];
+      split[i] = v >= 0 ? producer[v] : -1;
+      ok = swaps_seq_and_heads(split[i]) && SoleReader(*g, uses, v) == static_cast<int>(ai);
+    }
+    // Q, K and V from three different transposes (K == V would share one).
+    ok = ok && split[0] != split[1] && split[1] != split[2] && split[0] != split[2];
+    const int merge = ok ? SoleReader(*g, uses, att.outputs[0]) : -1;
+    if (!ok || !swaps_seq_and_heads(merge) || IsGraphOutput(*g, att.outputs[0])) continue;
+    for (int i = 0; i < 3; ++i) {
+      att.inputs[i] = g->nodes()[split[i]].inputs[0];
+      remove[split[i]] = true;
+    }
+    att.outputs[0] = g->nodes()[merge].outputs[0];
+    remove[merge] = true;
+    att.attrs.Set("tp_bshd", int64_t{1});
+  }
+  return Compact(g, remove);
+}
+
 }  // namespace tensorpod::internal

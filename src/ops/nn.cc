@@ -179,6 +179,19 @@ StatusOr<AttentionPlan> PlanAttention(const Shape& q, const Shape& k, const Shap
   return p;
 }
 
+StatusOr<AttentionPlan> PlanAttentionBshd(const Shape& q, const Shape& k, const Shape& v, const Shape* mask) {
+  TP_CHECK_ARG(q.size() == 4 && k.size() == 4 && v.size() == 4,
+               "Q, K and V in [batch, seq, heads, head size] must have rank 4, got "
+                   << ShapeToString(q) << ", " << ShapeToString(k) << ", " << ShapeToString(v));
+  auto heads_first = [](Shape s) {
+    std::swap(s[1], s[2]);
+    return s;
+  };
+  TP_ASSIGN_OR_RETURN(AttentionPlan p, PlanAttention(heads_first(q), heads_first(k), heads_first(v), mask));
+  p.out_shape = heads_first(p.out_shape);
+  return p;
+}
+
 namespace {
 
 std::string NodeContext(const InferContext& ctx, const char* op) {
@@ -224,8 +237,9 @@ Status InferAttention(InferContext& ctx) {
   if (ctx.has_input(3)) TP_RETURN_IF_ERROR(CheckSameDType(ctx, op, 3, "mask"));
   TP_CHECK_ARG(IsFloatingPoint(ctx.input_dtype(0)), NodeContext(ctx, op) << ": takes floating-point tensors, got "
                                                                           << DTypeName(ctx.input_dtype(0)));
-  auto plan = PlanAttention(ctx.input_shape(0), ctx.input_shape(1), ctx.input_shape(2),
-                            ctx.has_input(3) ? &ctx.input_shape(3) : nullptr);
+  const bool bshd = ctx.attrs().GetInt("tp_bshd", 0) != 0;
+  auto plan = (bshd ? PlanAttentionBshd : PlanAttention)(ctx.input_shape(0), ctx.input_shape(1), ctx.input_shape(2),
+                                                         ctx.has_input(3) ? &ctx.input_shape(3) : nullptr);
   TP_RETURN_IF_ERROR(InNode(ctx, op, plan.status()));
   ctx.SetOutput(0, ctx.input_dtype(0), plan->out_shape);
   return Status::Ok();

@@ -67,4 +67,10 @@ struct AttentionPlan {
 };
 StatusOr<AttentionPlan> PlanAttention(const Shape& q, const Shape& k, const Shape& v, const Shape* mask);
 
+// The same for tp.Attention with tp_bshd = 1 (see FoldAttentionTransposes):
+// Q [B, S, H, D], K [B, Skv, H, D], V [B, Skv, H, Dv] and the output
+// [B, S, H, Dv], heads interleaved in each row; the mask still broadcasts to
+// the scores [B, H, S, Skv].
+StatusOr<AttentionPlan> PlanAttentionBshd(const Shape& q, const Shape& k, const Shape& v, const Shape* mask);
+
 }  // namespace tensorpod::internal

@@ -319,12 +319,38 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
     }
     for (int v : plan->steps[s].inputs) if (v >= 0) last[v] = s;
   }
+  // Note [View aliasing]
+  // Reshape, Flatten, Squeeze and Unsqueeze change only the shape. On the
+  // host, when both their input and output live in the arena, the output
+  // is given the input's bytes instead of a copy (the encoder's head
+  // reshapes copied 0.8% of its run): the step is marked alias and skipped,
+  // and the input's lifetime is extended over the output's. Nothing writes
+  // a value after the step that made it, so sharing is safe. Graph inputs,
+  // constants and graph outputs keep their copies.
+  std::vector<int> alias_root(values.size(), -1);
+  if (device.backend == nullptr) {
+    for (PlanStep& step : plan->steps) {
+      if (step.kind != StepKind::kNode || step.inputs.empty() || step.outputs.size() != 1) continue;
+      const std::string& op = g.nodes()[step.node].op_type;
+      if (op != "Reshape" && op != "Flatten" && op != "Squeeze" && op != "Unsqueeze") continue;
+      const int in = step.inputs[0], out = step.outputs[0];
+      if (in < 0 || out < 0 || values[in].slot != Slot::kArena || values[out].slot != Slot::kArena ||
+          values[in].dtype != values[out].dtype) {
+        continue;
+      }
+      alias_root[out] = alias_root[in] >= 0 ? alias_root[in] : in;
+      step.alias = true;
+    }
+    for (size_t v = 0; v < values.size(); ++v) {
+      if (alias_root[v] >= 0) last[alias_root[v]] = std::max(last[alias_root[v]], last[v]);
+    }
+  }
   // One arena per memory: host, then device.
   MemoryPlan mem[2];
   std::vector<BufferRequest> requests[2];
   std::vector<int> request_value[2];
   for (size_t v = 0; v < values.size(); ++v) {
-    if (values[v].slot != Slot::kArena || first[v] < 0) continue;
+    if (values[v].slot != Slot::kArena || first[v] < 0 || alias_root[v] >= 0) continue;
     const int d = values[v].on_device ? 1 : 0;
     requests[d].push_back({NumElementsUnchecked(values[v].shape) * DTypeSize(values[v].dtype), first[v], last[v]});
     request_value[d].push_back(static_cast<int>(v));
@@ -341,6 +367,9 @@ StatusOr<std::shared_ptr<const ExecutionPlan>> BuildPlan(const CompiledModel& m,
   }
   for (int d = 0; d < 2; ++d) {
     for (size_t r = 0; r < requests[d].size(); ++r) values[request_value[d][r]].offset = mem[d].offsets[r];
+  }
+  for (size_t v = 0; v < values.size(); ++v) {
+    if (alias_root[v] >= 0) values[v].offset = values[alias_root[v]].offset;
   }
   plan->arena_bytes = mem[0].arena_bytes;
   plan->device_arena_bytes = mem[1].arena_bytes;

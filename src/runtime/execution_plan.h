@@ -72,6 +72,9 @@ struct PlanStep {
   bool on_device = false;    // kNode: the node's kernel is a device kernel
   bool staged = false;       // copies: through pinned staging
   size_t staging_offset = 0;
+  // kNode: a Reshape-like node whose output shares its input's arena bytes
+  // (see Note [View aliasing]); there is nothing to run.
+  bool alias = false;
 };
 
 struct ExecutionPlan {

@@ -268,6 +268,7 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
       // Blocked (nChw16c) layouts are the CPU backend's; GPU kernels read plain NCHW.
       TP_RETURN_IF_ERROR(AssignBlockedLayouts(&graph));
       TP_RETURN_IF_ERROR(FuseConvResidual(&graph));
+      TP_RETURN_IF_ERROR(FoldAttentionTransposes(&graph));
     }
   }
   if (device_backend_ != nullptr && (precision_ == "fp16" || precision_ == "bf16")) {
@@ -557,6 +558,7 @@ Status Session::RunSteps(const ExecutionPlan& plan, ExecutionContext* ctx, bool 
       host_reads_pending = host_reads_pending || !step.staged;
       continue;
     }
+    if (step.alias) continue;  // the output already shares the input's bytes
     if (!step.on_device && host_reads_pending) {
       TP_INTERNAL_CHECK(!device_only, "host step in a captured run");
       TP_RETURN_IF_ERROR(stream->Synchronize());

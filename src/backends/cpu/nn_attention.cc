@@ -21,7 +21,7 @@ namespace {
 
 class AttentionKernel : public Kernel {
  public:
-  explicit AttentionKernel(float scale) : scale_(scale) {}
+  AttentionKernel(float scale, bool bshd) : scale_(scale), bshd_(bshd) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& q = ctx.input(0);
@@ -33,8 +33,15 @@ class AttentionKernel : public Kernel {
       return TP_ERROR(kUnimplemented, "tp.Attention on the cpu is implemented for float32, got "
                                           << DTypeName(q.dtype()));
     }
-    TP_ASSIGN_OR_RETURN(AttentionPlan p,
-                        PlanAttention(q.shape(), k.shape(), v.shape(), mask ? &mask->shape() : nullptr));
+    TP_ASSIGN_OR_RETURN(AttentionPlan p, (bshd_ ? PlanAttentionBshd : PlanAttention)(
+                                             q.shape(), k.shape(), v.shape(), mask ? &mask->shape() : nullptr));
+    // Where (batch, head) pair `pair` starts in each operand, and the
+    // distance between its rows: heads outermost ([B, H, S, D]) or
+    // interleaved in every row ([B, S, H, D], tp_bshd).
+    const int64_t ld_q = bshd_ ? p.heads * p.d : p.d, ld_v = bshd_ ? p.heads * p.dv : p.dv;
+    auto offset = [&](int64_t b, int64_t h, int64_t rows, int64_t width) {
+      return bshd_ ? (b * rows * p.heads + h) * width : (b * p.heads + h) * rows * width;
+    };
     if (out.num_elements() == 0) return Status::Ok();
     const int64_t pairs = p.batch * p.heads;
     const size_t scores_per_pair = static_cast<size_t>(p.s * p.skv);
@@ -54,22 +61,22 @@ class AttentionKernel : public Kernel {
       float* scores = scratch + static_cast<size_t>(begin / std::max<int64_t>(chunk, 1)) * scores_per_pair;
       for (int64_t pair = begin; pair < end; ++pair) {
         const int64_t b = pair / p.heads, h = pair % p.heads;
-        const float* qp = qd + pair * p.s * p.d;
-        const float* kp = kd + pair * p.skv * p.d;
-        const float* vp = vd + pair * p.skv * p.dv;
-        float* op = od + pair * p.s * p.dv;
+        const float* qp = qd + offset(b, h, p.s, p.d);
+        const float* kp = kd + offset(b, h, p.skv, p.d);
+        const float* vp = vd + offset(b, h, p.skv, p.dv);
+        float* op = od + offset(b, h, p.s, p.dv);
         if (p.skv == 0) {
-          std::fill(op, op + p.s * p.dv, 0.0f);
+          for (int64_t i = 0; i < p.s; ++i) std::fill(op + i * ld_v, op + i * ld_v + p.dv, 0.0f);
           continue;
         }
-        Sgemm(false, true, p.s, p.skv, p.d, 1.0f, qp, p.d, kp, p.d, 0.0f, scores, p.skv, 1);
+        Sgemm(false, true, p.s, p.skv, p.d, 1.0f, qp, ld_q, kp, ld_q, 0.0f, scores, p.skv, 1);
         for (int64_t i = 0; i < p.s; ++i) {
           float* row = scores + i * p.skv;
           const float* mrow =
               md != nullptr ? md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] : nullptr;
           vec::SoftmaxRow(row, row, p.skv, scale_, mrow, p.mask_stride[3]);
         }
-        Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vp, p.dv, 0.0f, op, p.dv, 1);
+        Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vp, ld_v, 0.0f, op, ld_v, 1);
       }
     });
     return Status::Ok();
@@ -77,13 +84,15 @@ class AttentionKernel : public Kernel {
 
  private:
   float scale_;
+  bool bshd_;  // operands and output in [B, S, H, D]
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Kernel>> MakeAttentionKernel(const NodeDef& node) {
   TP_CHECK_ARG(node.attrs->Has("tp_scale"), "tp.Attention needs its tp_scale attribute");
-  return std::unique_ptr<Kernel>(new AttentionKernel(node.attrs->GetFloat("tp_scale", 1.0f)));
+  return std::unique_ptr<Kernel>(
+      new AttentionKernel(node.attrs->GetFloat("tp_scale", 1.0f), node.attrs->GetInt("tp_bshd", 0) != 0));
 }
 
 }  // namespace tensorpod::internal

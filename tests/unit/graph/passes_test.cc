@@ -470,6 +470,68 @@ TEST(FuseConvResidualTest, LeavesAConvWithOtherReadersAlone) {
   EXPECT_EQ(CountOps(*g, "tp.FusedConv"), 0);
 }
 
+// ---- FoldAttentionTransposes ------------------------------------------------
+
+// x [N, 5, 12] -> Q, K, V projections -> Reshape [N, 5, 3, 4] ->
+// Transpose(0, 2, 1, 3) (K also (0, 1, 3, 2)) -> scores / 2 + mask ->
+// Softmax -> @ V -> Transpose(0, 2, 1, 3) -> Reshape [N, 5, 12] -> y: the
+// self-attention of an exported encoder, 3 heads of 4.
+ModelBuilder HeadSplitAttention() {
+  ModelBuilder b;
+  b.Input("x", {-1, 5, 12}).Output("y", {-1, 5, 12});
+  b.InitializerI64("split", {4}, {0, 0, 3, 4});
+  b.InitializerI64("merge", {3}, {0, 0, 12});
+  b.Initializer("two", {}, {2.0f});
+  b.Initializer("mask", {1, 1, 1, 5}, {0.0f, 0.0f, -10000.0f, 0.0f, 0.0f});
+  for (const char* t : {"q", "k", "v"}) {
+    const std::string name(t);
+    b.Initializer("w" + name, {12, 12}, RandomFloats(144, static_cast<uint32_t>(name[0]), -0.5f, 0.5f));
+    b.Node("MatMul", {"x", "w" + name}, {name + "_p"});
+    b.Node("Reshape", {name + "_p", "split"}, {name + "_r"});
+    SetIntsAttr(b.Node("Transpose", {name + "_r"}, {name + "_h"}), "perm", {0, 2, 1, 3});
+  }
+  SetIntsAttr(b.Node("Transpose", {"k_h"}, {"k_t"}), "perm", {0, 1, 3, 2});
+  b.Node("MatMul", {"q_h", "k_t"}, {"s0"});
+  b.Node("Div", {"s0", "two"}, {"s1"});
+  b.Node("Add", {"s1", "mask"}, {"s2"});
+  SetIntAttr(b.Node("Softmax", {"s2"}, {"p"}), "axis", -1);
+  b.Node("MatMul", {"p", "v_h"}, {"o"});
+  SetIntsAttr(b.Node("Transpose", {"o"}, {"o_t"}), "perm", {0, 2, 1, 3});
+  b.Node("Reshape", {"o_t", "merge"}, {"y"});
+  return b;
+}
+
+TEST(FoldAttentionTransposesTest, DropsTheHeadTransposes) {
+  auto g = ImportForTest(HeadSplitAttention());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseAttention(&*g).ok());
+  ASSERT_EQ(CountOps(*g, "tp.Attention"), 1);
+  EXPECT_EQ(CountOps(*g, "Transpose"), 4) << "FuseAttention drops only K's (0, 1, 3, 2)";
+  ASSERT_TRUE(FoldAttentionTransposes(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "Transpose"), 0);
+  for (const Node& n : g->nodes()) {
+    if (n.op_type == "tp.Attention") EXPECT_EQ(n.attrs.GetInt("tp_bshd", 0), 1);
+  }
+}
+
+TEST(FoldAttentionTransposesTest, KeepsTransposesWithOtherReaders) {
+  ModelBuilder b = HeadSplitAttention();
+  b.Output("q_h", {-1, 3, 5, 4});  // Q's heads are also a graph output
+  auto g = ImportForTest(b);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseAttention(&*g).ok());
+  ASSERT_TRUE(FoldAttentionTransposes(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "Transpose"), 4);
+}
+
+TEST(FoldAttentionTransposesTest, ComputesTheSame) {
+  for (int threads : {1, 2}) {
+    for (int64_t batch : {1, 2, 3}) {
+      ExpectSameWithAndWithoutOptimize(HeadSplitAttention(), {batch, 5, 12}, 41, 1e-5f, threads);
+    }
+  }
+}
+
 TEST(OnnxImportTest, ReservedAttributePrefixIsRejected) {
   ModelBuilder b;
   b.Input("x", {1, 4}).Output("y", {1, 4});

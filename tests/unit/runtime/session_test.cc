@@ -79,6 +79,35 @@ TEST(SessionTest, OpProfilePrintsEachOpTypeWhenTheSessionCloses) {
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
+// a = Relu(x) is only read through its reshape b, which shares a's arena
+// bytes; c = Neg(x) and its reshape come later and must not be placed over
+// a while b is still to be read.
+TEST(SessionTest, ReshapeSharesItsInputsMemorySafely) {
+  ModelBuilder b;
+  b.Input("x", {-1, 8}).Output("y", {-1, 2, 4}).Output("z", {-1, 8});
+  b.InitializerI64("shape", {3}, {0, 2, 4});
+  b.Node("Relu", {"x"}, {"a"});
+  b.Node("Reshape", {"a", "shape"}, {"b"});
+  b.Node("Reshape", {"b", "shape"}, {"b2"});  // a view of a view
+  b.Node("Neg", {"x"}, {"c"});
+  b.Node("Reshape", {"c", "shape"}, {"c2"});
+  b.Node("Add", {"b2", "c2"}, {"y"});
+  b.Node("Flatten", {"b"}, {"z"});  // a graph output: its own copy
+  auto session = LoadForTest(b, OneThread());
+  ASSERT_TRUE(session.ok()) << session.status();
+  for (int64_t batch : {1, 3}) {
+    const std::vector<float> x = RandomFloats(batch * 8, 5, -2.0f, 2.0f);
+    auto out = (*session)->Run({"x"}, {MakeF32({batch, 8}, x)}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ((*out)[0].shape(), (Shape{batch, 2, 4}));
+    const std::vector<float> y = F32Values((*out)[0]), z = F32Values((*out)[1]);
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_FLOAT_EQ(y[i], std::max(x[i], 0.0f) - x[i]) << i;
+      EXPECT_FLOAT_EQ(z[i], std::max(x[i], 0.0f)) << i;
+    }
+  }
+}
+
 TEST(SessionTest, OutputsOwnTheirMemory) {
   auto session = LoadMlp();
   ASSERT_NE(session, nullptr);
