@@ -168,7 +168,7 @@ dnnl::convolution_forward::primitive_desc FastestImplementation(dnnl::convolutio
                                                                const memory::desc& user_src,
                                                                const memory::desc& user_dst,
                                                                const std::string& problem,
-                                                               const dnnl::convolution_forward::primitive_desc* winograd) {
+                                                               const std::vector<dnnl::convolution_forward::primitive_desc>& extra) {
   dnnl::engine& engine = DnnlEngine();
   dnnl::stream& stream = DnnlThreadStream();
   std::vector<dnnl::convolution_forward::primitive_desc> candidates;
@@ -177,7 +177,7 @@ dnnl::convolution_forward::primitive_desc FastestImplementation(dnnl::convolutio
     // The reference implementations are never the fastest and are slow to time.
     if (std::strncmp(it.impl_info_str(), "ref", 3) != 0) candidates.push_back(it);
   } while (it.next_impl() && candidates.size() < 8);
-  if (winograd != nullptr) candidates.push_back(*winograd);
+  for (const auto& pd : extra) candidates.push_back(pd);
   if (candidates.size() <= 1) return first;
   {
     std::lock_guard<std::mutex> lock(ChoiceMutex());
@@ -414,7 +414,7 @@ class ConvKernel : public Kernel {
         p->bias_md, memory::desc(dst_dims, f32, data_tag), strides, dilates, pad_l, pad_r);
     // Winograd F(4x4, 3x3) for dense 3x3 stride-1 Convs, where oneDNN has it
     // for this CPU: a candidate like the others.
-    std::optional<dnnl::convolution_forward::primitive_desc> winograd;
+    std::vector<dnnl::convolution_forward::primitive_desc> extra;
     if (spatial == 2 && !grouped && ws[2] == 3 && ws[3] == 3 && strides[0] == 1 && strides[1] == 1 &&
         dilates[0] == 0 && dilates[1] == 0) {
       try {
@@ -422,16 +422,39 @@ class ConvKernel : public Kernel {
             dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
             memory::desc(src_dims, f32, data_tag), memory::desc(w_dims, f32, memory::format_tag::any),
             p->bias_md, memory::desc(dst_dims, f32, data_tag), strides, dilates, pad_l, pad_r);
-        winograd.emplace(wdesc, attr, engine);
+        extra.emplace_back(wdesc, attr, engine);
       } catch (const dnnl::error&) {
         // No Winograd kernel for this shape or ISA.
+      }
+    }
+    // Where an end is blocked, the kernels for exactly the user layouts
+    // (no reorder) are candidates too: given `any`, oneDNN may prefer a
+    // layout whose reorders cost more than its kernel saves (MobileNetV2's
+    // expansion Convs picked nhwc and reordered 1x144x56x56 to nChw16c on
+    // every run). The timing includes the reorders, so it weighs both.
+    if (data_tag == memory::format_tag::any && (src_blocked || dst_blocked)) {
+      try {
+        dnnl::convolution_forward::desc udesc(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, p->user_src_md,
+            memory::desc(w_dims, f32, memory::format_tag::any), p->bias_md, p->user_dst_md, strides, dilates,
+            pad_l, pad_r);
+        dnnl::convolution_forward::primitive_desc it(udesc, attr, engine);
+        int added = 0;
+        do {
+          if (std::strncmp(it.impl_info_str(), "ref", 3) != 0) {
+            extra.push_back(it);
+            ++added;
+          }
+        } while (added < 4 && it.next_impl());
+      } catch (const dnnl::error&) {
+        // No kernel for these exact layouts.
       }
     }
     const dnnl::convolution_forward::primitive_desc pd = FastestImplementation(
         dnnl::convolution_forward::primitive_desc(desc, attr, engine), p->user_src_md, p->user_dst_md,
         ConvProblemKey(src_dims, w_dims, strides, dilates, pad_l, pad_r, ctx.has_input(2), src_blocked,
                        dst_blocked, pointwise, p->activation_after ? Activation{} : act_, threads),
-        winograd ? &*winograd : nullptr);
+        extra);
     if (residual && !dst_blocked) {
       return TP_ERROR(kInternal, "tp.FusedConv: the output must be in the shortcut's blocked layout");
     }
