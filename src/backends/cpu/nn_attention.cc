@@ -1,9 +1,10 @@
 // tp.Attention on the CPU: per (batch, head), scores = Q K^T by one GEMM
-// into a per-thread scratch block, then scale, mask and softmax in one
-// vectorised pass per row (vec::SoftmaxRow) while the block is in cache,
-// then scores V by a second GEMM; (batch, head) pairs spread over the
+// into a per-thread scratch block; then, while the block is in cache, one
+// vectorised pass per row for the max and one for exp(scores * scale + mask
+// - max) and its sum (vec::ExpRow); then exp(scores) V by a second GEMM,
+// each output row divided by its sum. (batch, head) pairs spread over the
 // threads. Float32. The scores never reach the arena, and the Div, Add and
-// Softmax of the unfused graph become one pass instead of three.
+// Softmax of the unfused graph become two passes over cached rows.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -44,10 +45,13 @@ class AttentionKernel : public Kernel {
     };
     if (out.num_elements() == 0) return Status::Ok();
     const int64_t pairs = p.batch * p.heads;
+    // Per thread: the scores of one pair, then the reciprocal row sums
+    // (rounded up to whole cache lines).
     const size_t scores_per_pair = static_cast<size_t>(p.s * p.skv);
+    const size_t per_thread = (scores_per_pair + static_cast<size_t>(p.s) + 15) / 16 * 16;
     const int threads = ThreadsForWork(ctx.threads, pairs, 1);
-    float* scratch = static_cast<float*>(ctx.scratch->Get(scores_per_pair * sizeof(float) * threads));
-    if (scratch == nullptr && scores_per_pair > 0) {
+    float* scratch = static_cast<float*>(ctx.scratch->Get(per_thread * sizeof(float) * threads));
+    if (scratch == nullptr && per_thread > 0) {
       return TP_ERROR(kResourceExhausted, "no memory for tp.Attention's " << p.s << "x" << p.skv << " scores");
     }
     const float* qd = q.data<float>();
@@ -58,7 +62,8 @@ class AttentionKernel : public Kernel {
     ParallelFor(pairs, threads, 1, [&](int64_t begin, int64_t end) {
       // One chunk per thread (grain 1, threads <= pairs): its own scores.
       const int64_t chunk = (pairs + threads - 1) / threads;
-      float* scores = scratch + static_cast<size_t>(begin / std::max<int64_t>(chunk, 1)) * scores_per_pair;
+      float* scores = scratch + static_cast<size_t>(begin / std::max<int64_t>(chunk, 1)) * per_thread;
+      float* inv_sum = scores + scores_per_pair;
       for (int64_t pair = begin; pair < end; ++pair) {
         const int64_t b = pair / p.heads, h = pair % p.heads;
         const float* qp = qd + offset(b, h, p.s, p.d);
@@ -74,9 +79,15 @@ class AttentionKernel : public Kernel {
           float* row = scores + i * p.skv;
           const float* mrow =
               md != nullptr ? md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] : nullptr;
-          vec::SoftmaxRow(row, row, p.skv, scale_, mrow, p.mask_stride[3]);
+          inv_sum[i] = 1.0f / vec::ExpRow(row, row, p.skv, scale_, mrow, p.mask_stride[3]);
         }
+        // exp(scores) V, then each row divided by its softmax denominator:
+        // Dv values a row instead of Skv.
         Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vp, ld_v, 0.0f, op, ld_v, 1);
+        for (int64_t i = 0; i < p.s; ++i) {
+          float* orow = op + i * ld_v;
+          for (int64_t j = 0; j < p.dv; ++j) orow[j] *= inv_sum[i];
+        }
       }
     });
     return Status::Ok();

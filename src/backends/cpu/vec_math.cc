@@ -42,29 +42,30 @@ constexpr float kInvSqrt2 = 0.70710678118654752f;
 
 float GeluScalar(float x) { return 0.5f * x * std::erfc(-x * kInvSqrt2); }
 
-void SoftmaxRowScalar(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride) {
+// See ExpRow: the max of x * scale + mask in a first pass, the exponentials
+// and their sum in a second; a NaN anywhere makes the row and the sum NaN.
+float ExpRowScalar(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride) {
+  auto logit = [&](int64_t j) { return x[j] * scale + (mask != nullptr ? mask[j * mask_stride] : 0.0f); };
   float mx = -std::numeric_limits<float>::infinity();
   bool nan = false;
   for (int64_t j = 0; j < n; ++j) {
-    const float v = x[j] * scale + (mask != nullptr ? mask[j * mask_stride] : 0.0f);
-    y[j] = v;
+    const float v = logit(j);
     nan = nan || std::isnan(v);
     mx = std::max(mx, v);
   }
   if (nan) {
     std::fill(y, y + n, std::numeric_limits<float>::quiet_NaN());
-    return;
+    return std::numeric_limits<float>::quiet_NaN();
   }
   // A row of -inf (everything masked out) has no maximum to subtract; its
   // softmax is 0/0.
   if (mx == -std::numeric_limits<float>::infinity()) mx = 0.0f;
   float sum = 0.0f;
   for (int64_t j = 0; j < n; ++j) {
-    y[j] = std::exp(y[j] - mx);
+    y[j] = std::exp(logit(j) - mx);
     sum += y[j];
   }
-  const float inv = 1.0f / sum;
-  for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+  return sum;
 }
 
 #if TP_VEC_X86
@@ -116,55 +117,52 @@ inline __m256i TailMask8(int64_t count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
 }
 
-void SoftmaxRowAvx2(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride) {
+float ExpRowAvx2(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride) {
   const __m256 vscale = _mm256_set1_ps(scale);
   const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  const float mask_value = mask != nullptr && mask_stride == 0 ? mask[0] : 0.0f;
   const bool mask_row = mask != nullptr && mask_stride != 0;
+  const __m256 mask_value = _mm256_set1_ps(mask != nullptr && mask_stride == 0 ? mask[0] : 0.0f);
+  // Logits of lanes [j, j + 8), or of the `m` lanes of a tail (the rest 0).
+  auto logits = [&](int64_t j) {
+    return _mm256_fmadd_ps(_mm256_loadu_ps(x + j), vscale, mask_row ? _mm256_loadu_ps(mask + j) : mask_value);
+  };
+  auto tail_logits = [&](int64_t j, __m256i m) {
+    return _mm256_fmadd_ps(_mm256_maskload_ps(x + j, m), vscale,
+                           mask_row ? _mm256_maskload_ps(mask + j, m) : mask_value);
+  };
   __m256 vmax = neg_inf;
   __m256 nan = _mm256_setzero_ps();
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
-    __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), vscale,
-                               mask_row ? _mm256_loadu_ps(mask + j) : _mm256_set1_ps(mask_value));
-    _mm256_storeu_ps(y + j, v);
+    const __m256 v = logits(j);
     nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     vmax = _mm256_max_ps(vmax, v);
   }
+  const __m256i tail = TailMask8(n - j);
   if (j < n) {
-    const __m256i m = TailMask8(n - j);
-    __m256 v = _mm256_fmadd_ps(_mm256_maskload_ps(x + j, m), vscale,
-                               mask_row ? _mm256_maskload_ps(mask + j, m) : _mm256_set1_ps(mask_value));
-    v = _mm256_blendv_ps(neg_inf, v, _mm256_castsi256_ps(m));
-    _mm256_maskstore_ps(y + j, m, v);
+    const __m256 v = _mm256_blendv_ps(neg_inf, tail_logits(j, tail), _mm256_castsi256_ps(tail));
     nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     vmax = _mm256_max_ps(vmax, v);
   }
   if (_mm256_movemask_ps(nan) != 0) {
     std::fill(y, y + n, std::numeric_limits<float>::quiet_NaN());
-    return;
+    return std::numeric_limits<float>::quiet_NaN();
   }
   float mx = HorizontalMax8(vmax);
   if (mx == -std::numeric_limits<float>::infinity()) mx = 0.0f;
   const __m256 vmx = _mm256_set1_ps(mx);
   __m256 vsum = _mm256_setzero_ps();
   for (j = 0; j + 8 <= n; j += 8) {
-    const __m256 e = Exp8(_mm256_sub_ps(_mm256_loadu_ps(y + j), vmx));
+    const __m256 e = Exp8(_mm256_sub_ps(logits(j), vmx));
     _mm256_storeu_ps(y + j, e);
     vsum = _mm256_add_ps(vsum, e);
   }
   if (j < n) {
-    const __m256i m = TailMask8(n - j);
-    const __m256 e = _mm256_and_ps(Exp8(_mm256_sub_ps(_mm256_maskload_ps(y + j, m), vmx)), _mm256_castsi256_ps(m));
-    _mm256_maskstore_ps(y + j, m, e);
+    const __m256 e = _mm256_and_ps(Exp8(_mm256_sub_ps(tail_logits(j, tail), vmx)), _mm256_castsi256_ps(tail));
+    _mm256_maskstore_ps(y + j, tail, e);
     vsum = _mm256_add_ps(vsum, e);
   }
-  const __m256 inv = _mm256_set1_ps(1.0f / HorizontalSum8(vsum));
-  for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_loadu_ps(y + j), inv));
-  if (j < n) {
-    const __m256i m = TailMask8(n - j);
-    _mm256_maskstore_ps(y + j, m, _mm256_mul_ps(_mm256_maskload_ps(y + j, m), inv));
-  }
+  return HorizontalSum8(vsum);
 }
 
 inline __m256 Gelu8(__m256 x) {
@@ -219,55 +217,51 @@ TP_AVX512 inline __mmask16 TailMask16(int64_t count) {
   return static_cast<__mmask16>((1u << count) - 1u);
 }
 
-TP_AVX512 void SoftmaxRowAvx512(const float* x, float* y, int64_t n, float scale, const float* mask,
-                                int64_t mask_stride) {
+TP_AVX512 float ExpRowAvx512(const float* x, float* y, int64_t n, float scale, const float* mask,
+                             int64_t mask_stride) {
   const __m512 vscale = _mm512_set1_ps(scale);
-  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const bool mask_row = mask != nullptr && mask_stride != 0;
   const __m512 mask_value = _mm512_set1_ps(mask != nullptr && mask_stride == 0 ? mask[0] : 0.0f);
-  __m512 vmax = neg_inf;
+  __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __mmask16 nan = 0;
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    const __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), vscale,
-                                     mask_row ? _mm512_loadu_ps(mask + j) : mask_value);
-    _mm512_storeu_ps(y + j, v);
+    const __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), vscale, mask_row ? _mm512_loadu_ps(mask + j) : mask_value);
     nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     vmax = _mm512_max_ps(vmax, v);
   }
+  const __mmask16 tail = TailMask16(n - j);
+  auto tail_logits = [&](int64_t at) TP_AVX512 {
+    return _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, x + at), vscale,
+                           mask_row ? _mm512_maskz_loadu_ps(tail, mask + at) : mask_value);
+  };
   if (j < n) {
-    const __mmask16 m = TailMask16(n - j);
-    const __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + j), vscale,
-                                     mask_row ? _mm512_maskz_loadu_ps(m, mask + j) : mask_value);
-    _mm512_mask_storeu_ps(y + j, m, v);
-    nan |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
-    vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
+    const __m512 v = tail_logits(j);
+    nan |= _mm512_mask_cmp_ps_mask(tail, v, v, _CMP_UNORD_Q);
+    vmax = _mm512_mask_max_ps(vmax, tail, vmax, v);
   }
   if (nan != 0) {
     std::fill(y, y + n, std::numeric_limits<float>::quiet_NaN());
-    return;
+    return std::numeric_limits<float>::quiet_NaN();
   }
   float mx = _mm512_reduce_max_ps(vmax);
   if (mx == -std::numeric_limits<float>::infinity()) mx = 0.0f;
+  // logit - max as one FMA: x * scale + (mask - max).
   const __m512 vmx = _mm512_set1_ps(mx);
+  const __m512 shift = _mm512_sub_ps(mask_value, vmx);
   __m512 vsum = _mm512_setzero_ps();
   for (j = 0; j + 16 <= n; j += 16) {
-    const __m512 e = Exp16(_mm512_sub_ps(_mm512_loadu_ps(y + j), vmx));
+    const __m512 bias = mask_row ? _mm512_sub_ps(_mm512_loadu_ps(mask + j), vmx) : shift;
+    const __m512 e = Exp16(_mm512_fmadd_ps(_mm512_loadu_ps(x + j), vscale, bias));
     _mm512_storeu_ps(y + j, e);
     vsum = _mm512_add_ps(vsum, e);
   }
   if (j < n) {
-    const __mmask16 m = TailMask16(n - j);
-    const __m512 e = Exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, y + j), vmx));
-    _mm512_mask_storeu_ps(y + j, m, e);
-    vsum = _mm512_mask_add_ps(vsum, m, vsum, e);
+    const __m512 e = Exp16(_mm512_sub_ps(tail_logits(j), vmx));
+    _mm512_mask_storeu_ps(y + j, tail, e);
+    vsum = _mm512_mask_add_ps(vsum, tail, vsum, e);
   }
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
-  for (j = 0; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, _mm512_mul_ps(_mm512_loadu_ps(y + j), inv));
-  if (j < n) {
-    const __mmask16 m = TailMask16(n - j);
-    _mm512_mask_storeu_ps(y + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + j), inv));
-  }
+  return _mm512_reduce_add_ps(vsum);
 }
 
 TP_AVX512 inline __m512 Gelu16(__m512 x) {
@@ -325,14 +319,24 @@ const char* IsaName(Isa isa) {
   }
 }
 
+float ExpRowWith(Isa isa, const float* x, float* y, int64_t n, float scale, const float* mask,
+                 int64_t mask_stride) {
+  if (n <= 0) return 0.0f;
+#if TP_VEC_X86
+  if (isa == Isa::kAvx512) return ExpRowAvx512(x, y, n, scale, mask, mask_stride);
+  if (isa == Isa::kAvx2) return ExpRowAvx2(x, y, n, scale, mask, mask_stride);
+#endif
+  return ExpRowScalar(x, y, n, scale, mask, mask_stride);
+}
+
+float ExpRow(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride) {
+  return ExpRowWith(ActiveIsa(), x, y, n, scale, mask, mask_stride);
+}
+
 void SoftmaxRowWith(Isa isa, const float* x, float* y, int64_t n, float scale, const float* mask,
                     int64_t mask_stride) {
-  if (n <= 0) return;
-#if TP_VEC_X86
-  if (isa == Isa::kAvx512) return SoftmaxRowAvx512(x, y, n, scale, mask, mask_stride);
-  if (isa == Isa::kAvx2) return SoftmaxRowAvx2(x, y, n, scale, mask, mask_stride);
-#endif
-  SoftmaxRowScalar(x, y, n, scale, mask, mask_stride);
+  const float inv = 1.0f / ExpRowWith(isa, x, y, n, scale, mask, mask_stride);
+  for (int64_t j = 0; j < n; ++j) y[j] *= inv;
 }
 
 void SoftmaxRow(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride) {

@@ -19,6 +19,12 @@ const char* IsaName(Isa isa);
 // a NaN anywhere makes the row NaN.
 void SoftmaxRow(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride);
 
+// The softmax's numerator and denominator: y[j] = exp(logit[j] - max) and
+// their sum returned, for callers that divide later (attention scales its
+// output rows, not the scores). NaN rows come back NaN with a NaN sum.
+float ExpRow(const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride);
+float ExpRowWith(Isa isa, const float* x, float* y, int64_t n, float scale, const float* mask, int64_t mask_stride);
+
 // The same with a chosen instruction set (tests compare them); `isa` must
 // be supported by the CPU (see ActiveIsa) or kScalar.
 void SoftmaxRowWith(Isa isa, const float* x, float* y, int64_t n, float scale, const float* mask,
