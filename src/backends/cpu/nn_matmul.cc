@@ -9,6 +9,7 @@
 #include "backends/cpu/elementwise_activation.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/nn_kernels.h"
+#include "backends/cpu/packed_matmul.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/vec_math.h"
 #include "ops/nn_shapes.h"
@@ -117,7 +118,9 @@ void MatMulEigen(const MatMulPlan& p, const T* a, const T* b, T* c) {
 // optional bias input and the node's activation (float32 only).
 class MatMulKernel : public Kernel {
  public:
-  MatMulKernel(bool fused, Activation act) : fused_(fused), act_(act) {}
+  // `packed`: tp.FusedMatMul over constant 2-D weights; see Note [Prepacked MatMul].
+  MatMulKernel(bool fused, Activation act, bool packed)
+      : fused_(fused), act_(act), packed_(packed ? std::make_unique<PackedMatMul>() : nullptr) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
@@ -132,10 +135,21 @@ class MatMulKernel : public Kernel {
     if (fused_ && a.dtype() != DType::kF32) return UnsupportedDType(op, a.dtype());
     switch (a.dtype()) {
       case DType::kF32: {
-        MatMulF32(plan, a.data<float>(), b.data<float>(), y.data<float>(), ctx.threads);
         Epilogue e;
         e.bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
         e.act = act_;
+        const int64_t rows = plan.batch_count() * plan.m;
+        if (packed_ != nullptr && b.rank() == 2 && rows >= PackedMatMul::kPackedMinRows &&
+            OperandMatrices(plan, plan.a_batch_stride) == plan.batch_count()) {
+          const bool relu = act_.kind == ActivationKind::kRelu;
+          TP_RETURN_IF_ERROR(packed_->Run(ctx, a.data<float>(), b.data<float>(), e.bias, y.data<float>(), rows, plan.k,
+                                          plan.n, relu));
+          e.bias = nullptr;  // added by the kernel, like a ReLU
+          if (relu) e.act = Activation{};
+          ApplyEpilogue(e, y.data<float>(), rows, plan.n, ctx.threads);
+          return Status::Ok();
+        }
+        MatMulF32(plan, a.data<float>(), b.data<float>(), y.data<float>(), ctx.threads);
         ApplyEpilogue(e, y.data<float>(), plan.batch_count() * plan.m, plan.n, ctx.threads);
         return Status::Ok();
       }
@@ -162,6 +176,7 @@ class MatMulKernel : public Kernel {
  private:
   bool fused_;
   Activation act_;
+  std::unique_ptr<PackedMatMul> packed_;
 };
 
 // Writes beta * C broadcast to [m, n] into y; C is a scalar, [n], [1|m, 1|n].
@@ -263,13 +278,15 @@ class GemmKernel : public Kernel {
 }  // namespace
 
 StatusOr<std::unique_ptr<Kernel>> MakeMatMulKernel(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new MatMulKernel(/*fused=*/false, Activation{}));
+  return std::unique_ptr<Kernel>(new MatMulKernel(/*fused=*/false, Activation{}, /*packed=*/false));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeFusedMatMulKernel(const NodeDef& node) {
   Activation act;
   TP_RETURN_IF_ERROR(ParseActivation(*node.attrs, &act));
-  return std::unique_ptr<Kernel>(new MatMulKernel(/*fused=*/true, act));
+  const bool constant_weights = node.constant_inputs.size() > 1 && node.constant_inputs[1] != nullptr &&
+                                node.constant_inputs[1]->rank() == 2;
+  return std::unique_ptr<Kernel>(new MatMulKernel(/*fused=*/true, act, /*packed=*/constant_weights));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeGemmKernel(const NodeDef& node) {

@@ -532,6 +532,37 @@ TEST(FoldAttentionTransposesTest, ComputesTheSame) {
   }
 }
 
+// ---- tp.FusedMatMul with prepacked weights -------------------------------
+
+// x [N, 64] -> MatMul + bias + Relu -> MatMul + bias + Sigmoid -> MatMul -> y:
+// with N >= 512 rows every product runs on weights packed once (Note
+// [Prepacked MatMul]); the Relu is the kernel's, the Sigmoid a pass after.
+ModelBuilder ThreeLayerMlp() {
+  ModelBuilder b;
+  b.Input("x", {-1, 64}).Output("y", {-1, 24});
+  b.Initializer("w1", {64, 48}, RandomFloats(64 * 48, 51, -0.3f, 0.3f));
+  b.Initializer("b1", {48}, RandomFloats(48, 52));
+  b.Initializer("w2", {48, 40}, RandomFloats(48 * 40, 53, -0.3f, 0.3f));
+  b.Initializer("b2", {40}, RandomFloats(40, 54));
+  b.Initializer("w3", {40, 24}, RandomFloats(40 * 24, 55, -0.3f, 0.3f));
+  b.Node("MatMul", {"x", "w1"}, {"m1"});
+  b.Node("Add", {"m1", "b1"}, {"a1"});
+  b.Node("Relu", {"a1"}, {"h1"});
+  b.Node("MatMul", {"h1", "w2"}, {"m2"});
+  b.Node("Add", {"b2", "m2"}, {"a2"});
+  b.Node("Sigmoid", {"a2"}, {"h2"});
+  b.Node("MatMul", {"h2", "w3"}, {"y"});
+  return b;
+}
+
+TEST(PackedMatMulTest, ComputesTheSameAboveAndBelowItsRowThreshold) {
+  for (int threads : {1, 2}) {
+    for (int64_t rows : {3, 511, 512, 700}) {
+      ExpectSameWithAndWithoutOptimize(ThreeLayerMlp(), {rows, 64}, 61, 1e-5f, threads);
+    }
+  }
+}
+
 TEST(OnnxImportTest, ReservedAttributePrefixIsRejected) {
   ModelBuilder b;
   b.Input("x", {1, 4}).Output("y", {1, 4});
