@@ -29,9 +29,11 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   }
 #ifdef _OPENMP
   // oneDNN sizes its parallel regions from the calling thread's OpenMP ICV.
-  // Small products stay on fewer threads: waking a thread costs more than
-  // it saves below ~128K multiply-adds each.
-  omp_set_num_threads(ThreadsForWork(threads, m * n * k, int64_t{1} << 17));
+  // Products under ~32K multiply-adds a thread stay on fewer threads. The
+  // threshold was 128K: the MLP's second layer at batch 1 (1x512x256, 131K)
+  // then ran alone, and splitting it took the whole model on 2 threads
+  // from 15 to 13 us (`tensorpod bench mlp.onnx --threads 2`).
+  omp_set_num_threads(ThreadsForWork(threads, m * n * k, int64_t{1} << 15));
 #endif
   // Arguments are validated by the callers' shape inference; oneDNN only
   // fails on inconsistent leading dimensions, which would be a tensorpod bug.
