@@ -429,6 +429,8 @@ Status AssignBlockedLayouts(Graph* g) {
   // value through one tp.ToPlain.
   auto takes_blocked = [&](const Node& n, size_t input) {
     if (n.op_type == "Conv") return input == 0 && n.outputs.size() == 1;
+    // Its [N, C, 1, 1] output has the same bytes in both layouts.
+    if (n.op_type == "GlobalAveragePool") return input == 0 && n.outputs.size() == 1;
     if (n.op_type == "Relu" || n.op_type == "Add" || n.op_type == "MaxPool") {
       return n.outputs.size() == 1 && blocked[n.outputs[0]];
     }
@@ -451,6 +453,9 @@ Status AssignBlockedLayouts(Graph* g) {
         added.push_back(std::move(to_plain));
       }
       n.inputs[k] = plain_copy[v];
+    }
+    if (n.op_type == "GlobalAveragePool" && n.inputs.size() == 1 && n.inputs[0] >= 0 && blocked[n.inputs[0]]) {
+      n.attrs.Set("tp_src_blocked", int64_t{1});
     }
     if (n.op_type == "Conv" && n.outputs.size() == 1 && n.outputs[0] >= 0) {
       if (n.inputs[0] >= 0 && blocked[n.inputs[0]]) n.attrs.Set("tp_src_blocked", int64_t{1});

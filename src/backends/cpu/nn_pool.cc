@@ -6,6 +6,7 @@
 // nor divisions.
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <memory>
 #include <string>
@@ -285,6 +286,7 @@ void PoolRows(const Window3& w, const TapTables& taps, const T* x, T* y, bool co
 
 // A oneDNN pooling primitive for one input shape; immutable once built.
 struct PoolPrimitive {
+  uint64_t id = 0;  // unique in the process: keys the per-thread memory objects
   dnnl::pooling_v2_forward pool;
   dnnl::memory::desc src_md, dst_md, scratchpad_md;
 };
@@ -399,7 +401,9 @@ class WindowPoolKernel : public Kernel {
     const auto alg = max_ ? dnnl::algorithm::pooling_max
                      : count_include_pad_ ? dnnl::algorithm::pooling_avg_include_padding
                                           : dnnl::algorithm::pooling_avg_exclude_padding;
+    static std::atomic<uint64_t> next_id{1};
     auto p = std::make_shared<PoolPrimitive>();
+    p->id = next_id.fetch_add(1);
     p->src_md = memory::desc(memory::dims(x.begin(), x.end()), memory::data_type::f32, tag);
     p->dst_md = memory::desc(dst_dims, memory::data_type::f32, tag);
     try {
@@ -426,18 +430,41 @@ class WindowPoolKernel : public Kernel {
     using dnnl::memory;
     try {
       dnnl::engine& engine = DnnlEngine();
-      std::unordered_map<int, memory> args = {
-          {DNNL_ARG_SRC, memory(p.src_md, engine, const_cast<void*>(ctx.input(0).raw_data()))},
-          {DNNL_ARG_DST, memory(p.dst_md, engine, ctx.output(0).raw_data())}};
       const size_t scratch_bytes = p.scratchpad_md.get_size();
+      void* scratch = nullptr;
       if (scratch_bytes > 0) {
-        void* scratch = ctx.scratch->Get(scratch_bytes);
+        scratch = ctx.scratch->Get(scratch_bytes);
         if (scratch == nullptr) {
           return TP_ERROR(kResourceExhausted, "pooling: no scratch memory for " << scratch_bytes
                                                                                 << " bytes");
         }
-        args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad_md, engine, scratch));
       }
+      // Memory objects per thread and primitive, only their pointers set per
+      // call (as in Note [Conv memory bundles]): building them cost as much
+      // as a batch-1 pool.
+      struct Bundle {
+        memory src, dst, scratchpad;
+        std::unordered_map<int, memory> args;
+      };
+      thread_local std::unordered_map<uint64_t, Bundle> bundles;
+      auto it = bundles.find(p.id);
+      if (it == bundles.end()) {
+        if (bundles.size() >= 4096) bundles.clear();
+        Bundle b;
+        b.src = memory(p.src_md, engine, const_cast<void*>(ctx.input(0).raw_data()));
+        b.dst = memory(p.dst_md, engine, ctx.output(0).raw_data());
+        b.args = {{DNNL_ARG_SRC, b.src}, {DNNL_ARG_DST, b.dst}};
+        if (scratch_bytes > 0) {
+          b.scratchpad = memory(p.scratchpad_md, engine, scratch);
+          b.args.emplace(DNNL_ARG_SCRATCHPAD, b.scratchpad);
+        }
+        it = bundles.emplace(p.id, std::move(b)).first;
+      }
+      Bundle& b = it->second;
+      b.src.set_data_handle(const_cast<void*>(ctx.input(0).raw_data()));
+      b.dst.set_data_handle(ctx.output(0).raw_data());
+      if (scratch_bytes > 0) b.scratchpad.set_data_handle(scratch);
+      auto& args = b.args;
       SetDnnlThreads(threads);
       dnnl::stream& stream = DnnlThreadStream();
       p.pool.execute(stream, args);
@@ -460,10 +487,20 @@ class WindowPoolKernel : public Kernel {
 // GlobalAveragePool / GlobalMaxPool: one reduction per (n, c) plane.
 class GlobalPoolKernel : public Kernel {
  public:
-  explicit GlobalPoolKernel(bool max) : max_(max) {}
+  GlobalPoolKernel(bool max, bool src_blocked) : max_(max), src_blocked_(src_blocked) {}
 
   Status Compute(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
+    if (src_blocked_) {
+      // X in nChw16c (see Note [Blocked conv chains]); [N, C, 1, 1] is the
+      // same bytes in either layout, so Y is plain.
+      if (x.dtype() != DType::kF32 || x.rank() != 4 || x.dim(1) % 16 != 0) {
+        return TP_ERROR(kInternal, "blocked GlobalAveragePool expects a 4-D float32 tensor with channels a "
+                                   "multiple of 16, got " << DTypeName(x.dtype()) << " " << ShapeToString(x.shape()));
+      }
+      RunBlocked(x, ctx.output(0).data<float>(), ctx.threads);
+      return Status::Ok();
+    }
     switch (x.dtype()) {
       case DType::kF32:
         Run(x, ctx.output(0).data<float>(), ctx.threads);
@@ -495,7 +532,28 @@ class GlobalPoolKernel : public Kernel {
     });
   }
 
+  // Average over H x W of each 16-channel block: 16 running sums, one per
+  // lane of the block's contiguous [H, W, 16] slab.
+  void RunBlocked(const Tensor& x, float* y, int threads) const {
+    const int64_t blocks = x.dim(0) * (x.dim(1) / 16);
+    const int64_t size = x.dim(2) * x.dim(3);
+    const float* xd = x.data<float>();
+    const float inv = size == 0 ? 0.0f : 1.0f / static_cast<float>(size);
+    const int64_t grain = std::max<int64_t>(1, kParallelGrainElements / std::max<int64_t>(16 * size, 1));
+    ParallelFor(blocks, threads, grain, [&](int64_t b, int64_t e) {
+      for (int64_t blk = b; blk < e; ++blk) {
+        float sum[16] = {};
+        const float* slab = xd + blk * size * 16;
+        for (int64_t i = 0; i < size; ++i) {
+          for (int c = 0; c < 16; ++c) sum[c] += slab[i * 16 + c];
+        }
+        for (int c = 0; c < 16; ++c) y[blk * 16 + c] = sum[c] * inv;
+      }
+    });
+  }
+
   bool max_;
+  bool src_blocked_;  // tp_src_blocked: X in nChw16c (GlobalAveragePool only)
 };
 
 StatusOr<WindowAttrs> ParsePoolAttrs(const NodeDef& node) {
@@ -522,11 +580,12 @@ StatusOr<std::unique_ptr<Kernel>> MakeAveragePoolKernel(const NodeDef& node) {
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeGlobalAveragePoolKernel(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new GlobalPoolKernel(/*max=*/false));
+  return std::unique_ptr<Kernel>(
+      new GlobalPoolKernel(/*max=*/false, node.attrs->GetInt("tp_src_blocked", 0) != 0));
 }
 
 StatusOr<std::unique_ptr<Kernel>> MakeGlobalMaxPoolKernel(const NodeDef& node) {
-  return std::unique_ptr<Kernel>(new GlobalPoolKernel(/*max=*/true));
+  return std::unique_ptr<Kernel>(new GlobalPoolKernel(/*max=*/true, /*src_blocked=*/false));
 }
 
 }  // namespace tensorpod::internal

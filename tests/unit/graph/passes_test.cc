@@ -397,6 +397,35 @@ TEST(AssignBlockedLayoutsTest, BlockedChainComputesTheSame) {
   for (int64_t batch : {1, 3}) ExpectSameWithAndWithoutOptimize(ConvChain(), {batch, 16, 8, 8}, 11);
 }
 
+// x -> Conv 3x3 (16->32) -> Relu -> GlobalAveragePool -> y [N, 32, 1, 1]:
+// the pool reads the blocked Conv output itself, no tp.ToPlain between.
+ModelBuilder ConvThenGlobalPool() {
+  ModelBuilder b;
+  b.Input("x", {-1, 16, 6, 5}).Output("y", {-1, 32, 1, 1});
+  b.Initializer("w", {32, 16, 3, 3}, RandomFloats(32 * 16 * 9, 71, -0.2f, 0.2f));
+  b.Initializer("c", {32}, RandomFloats(32, 72));
+  SetIntsAttr(b.Node("Conv", {"x", "w", "c"}, {"h"}, "conv"), "pads", {1, 1, 1, 1});
+  b.Node("Relu", {"h"}, {"r"}, "relu");
+  b.Node("GlobalAveragePool", {"r"}, {"y"}, "gap");
+  return b;
+}
+
+TEST(AssignBlockedLayoutsTest, GlobalAveragePoolReadsBlockedInput) {
+  auto g = ImportForTest(ConvThenGlobalPool());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(FuseBiasActivation(&*g).ok());
+  ASSERT_TRUE(AssignBlockedLayouts(&*g).ok());
+  EXPECT_EQ(CountOps(*g, "tp.ToPlain"), 0);
+  for (const Node& n : g->nodes()) {
+    if (n.op_type == "GlobalAveragePool") EXPECT_EQ(n.attrs.GetInt("tp_src_blocked", 0), 1);
+  }
+  for (int threads : {1, 2}) {
+    for (int64_t batch : {1, 3}) {
+      ExpectSameWithAndWithoutOptimize(ConvThenGlobalPool(), {batch, 16, 6, 5}, 73, 1e-5f, threads);
+    }
+  }
+}
+
 // ---- FuseConvResidual ------------------------------------------------------
 
 // x [N,16,8,8] -> Conv 3x3 (16->16) + Relu -> a; a -> Conv 3x3 (16->16) -> c;
