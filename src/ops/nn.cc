@@ -451,7 +451,8 @@ void RegisterNnSchemas(SchemaRegistry* r) {
   r->Add({"tp.Attention", 3, 4, 1, 1, {}, false, InferAttention});
   r->Add({"Gemm", 2, 3, 1, 1, {}, false, InferGemm});
   r->Add({"Conv", 2, 3, 1, 1, {}, false, InferConv});
-  r->Add({"tp.FusedConv", 4, 4, 1, 1, {}, false, InferFusedConv});
+  // X, W, optional B, shortcut (input 3, checked by InferFusedConv).
+  r->Add({"tp.FusedConv", 2, 4, 1, 1, {}, false, InferFusedConv});
   r->Add({"MaxPool", 1, 1, 1, 2, {}, false, InferMaxPool});
   r->Add({"AveragePool", 1, 1, 1, 1, {}, false, InferAveragePool});
   r->Add({"GlobalAveragePool", 1, 1, 1, 1, {}, false, InferGlobalPool});

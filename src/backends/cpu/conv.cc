@@ -86,8 +86,8 @@ void AppendActivation(const Activation& act, dnnl::post_ops* ops) {
 // costs about a microsecond per call, as much as a batch-1 convolution of a
 // small CNN. Each thread keeps them per primitive (keyed by a process-unique
 // id, so a primitive freed with its kernel is never confused with a new one)
-// and only swaps the data pointers on later calls. The per-thread map is
-// emptied when it reaches 4096 entries.
+// and only swaps the data pointers on later calls: ThreadBundle in
+// nn_dnnl.h, which pooling and the packed MatMul use too.
 
 // Note [Conv batch slices]
 // With several threads and a batch of at least that many images, each
@@ -511,10 +511,7 @@ class ConvKernel : public Kernel {
       memory user_src, user_dst, user_weights, src, dst, weights, bias, scratchpad;
       std::unordered_map<int, memory> args;
     };
-    thread_local std::unordered_map<uint64_t, Bundle> bundles;
-    auto it = bundles.find(p.id);
-    if (it == bundles.end()) {
-      if (bundles.size() >= 4096) bundles.clear();
+    Bundle& b = ThreadBundle<Bundle>(p.id, [&] {
       Bundle b;
       b.user_src = memory(p.user_src_md, engine, src_data);
       b.user_dst = memory(p.user_dst_md, engine, dst_data);
@@ -533,9 +530,8 @@ class ConvKernel : public Kernel {
         b.scratchpad = memory(p.scratchpad_md, engine, scratch);
         b.args.emplace(DNNL_ARG_SCRATCHPAD, b.scratchpad);
       }
-      it = bundles.emplace(p.id, std::move(b)).first;
-    }
-    Bundle& b = it->second;
+      return b;
+    });
     b.user_src.set_data_handle(src_data);
     b.user_dst.set_data_handle(dst_data);
     b.user_weights.set_data_handle(const_cast<void*>(ctx.input(1).raw_data()));

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -29,6 +30,23 @@ void SetDnnlThreads(int threads);
 
 // Rounds a scratch-memory offset up to the tensor alignment.
 size_t AlignScratch(size_t bytes);
+
+// The calling thread's `Bundle` for the primitive with process-unique id
+// `id`, made by make() on first use: oneDNN memory objects and argument maps
+// cost about a microsecond to build, as much as a batch-1 kernel, so each
+// thread keeps them per primitive and only swaps data pointers (Note [Conv
+// memory bundles] in conv.cc). Each Bundle type has its own map per thread,
+// emptied when it reaches 4096 entries.
+template <typename Bundle, typename MakeFn>
+Bundle& ThreadBundle(uint64_t id, MakeFn&& make) {
+  thread_local std::unordered_map<uint64_t, Bundle> bundles;
+  auto it = bundles.find(id);
+  if (it == bundles.end()) {
+    if (bundles.size() >= 4096) bundles.clear();
+    it = bundles.emplace(id, make()).first;
+  }
+  return it->second;
+}
 
 // A mutex-guarded map from a key (input shapes, thread count) to an
 // immutable entry built on first use; entries are shared by concurrent

@@ -439,17 +439,12 @@ class WindowPoolKernel : public Kernel {
                                                                                 << " bytes");
         }
       }
-      // Memory objects per thread and primitive, only their pointers set per
-      // call (as in Note [Conv memory bundles]): building them cost as much
-      // as a batch-1 pool.
+      // See ThreadBundle.
       struct Bundle {
         memory src, dst, scratchpad;
         std::unordered_map<int, memory> args;
       };
-      thread_local std::unordered_map<uint64_t, Bundle> bundles;
-      auto it = bundles.find(p.id);
-      if (it == bundles.end()) {
-        if (bundles.size() >= 4096) bundles.clear();
+      Bundle& b = ThreadBundle<Bundle>(p.id, [&] {
         Bundle b;
         b.src = memory(p.src_md, engine, const_cast<void*>(ctx.input(0).raw_data()));
         b.dst = memory(p.dst_md, engine, ctx.output(0).raw_data());
@@ -458,9 +453,8 @@ class WindowPoolKernel : public Kernel {
           b.scratchpad = memory(p.scratchpad_md, engine, scratch);
           b.args.emplace(DNNL_ARG_SCRATCHPAD, b.scratchpad);
         }
-        it = bundles.emplace(p.id, std::move(b)).first;
-      }
-      Bundle& b = it->second;
+        return b;
+      });
       b.src.set_data_handle(const_cast<void*>(ctx.input(0).raw_data()));
       b.dst.set_data_handle(ctx.output(0).raw_data());
       if (scratch_bytes > 0) b.scratchpad.set_data_handle(scratch);

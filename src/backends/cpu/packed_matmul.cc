@@ -62,18 +62,14 @@ Status PackedMatMul::Run(KernelContext& ctx, const float* a, const float* w, con
         return TP_ERROR(kResourceExhausted, "tp.FusedMatMul: no scratch memory for " << scratch_bytes << " bytes");
       }
     }
-    // Memory objects per thread and primitive, as in Note [Conv memory
-    // bundles]; only the data pointers change between calls. The packed
+    // Memory objects per thread and primitive (ThreadBundle). The packed
     // weights are bound per call so a bundle never keeps them alive.
     struct Bundle {
       memory src, dst, bias, scratchpad;
       std::unordered_map<int, memory> args;
     };
-    thread_local std::unordered_map<uint64_t, Bundle> bundles;
     dnnl::engine& engine = DnnlEngine();
-    auto it = bundles.find(e->id);
-    if (it == bundles.end()) {
-      if (bundles.size() >= 4096) bundles.clear();
+    Bundle& b = ThreadBundle<Bundle>(e->id, [&] {
       Bundle b;
       b.src = memory(e->src_md, engine, const_cast<float*>(a));
       b.dst = memory(e->dst_md, engine, y);
@@ -86,9 +82,8 @@ Status PackedMatMul::Run(KernelContext& ctx, const float* a, const float* w, con
         b.scratchpad = memory(e->scratchpad_md, engine, scratch);
         b.args.emplace(DNNL_ARG_SCRATCHPAD, b.scratchpad);
       }
-      it = bundles.emplace(e->id, std::move(b)).first;
-    }
-    Bundle& b = it->second;
+      return b;
+    });
     b.src.set_data_handle(const_cast<float*>(a));
     b.dst.set_data_handle(y);
     if (bias != nullptr) b.bias.set_data_handle(const_cast<float*>(bias));

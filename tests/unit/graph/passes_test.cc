@@ -432,7 +432,7 @@ TEST(AssignBlockedLayoutsTest, GlobalAveragePoolReadsBlockedInput) {
 // Add(c, a) -> Relu -> Conv 1x1 (16->16) -> Add(d, s) -> y: a ResNet block
 // whose shortcut is the first Conv's output, then a second Add with no Relu
 // after it and a graph output, which stays plain.
-ModelBuilder ResidualBlock(const std::string& add_order = "c,a") {
+ModelBuilder ResidualBlock(const std::string& add_order = "c,a", bool conv2_bias = true) {
   ModelBuilder b;
   b.Input("x", {-1, 16, 8, 8}).Output("y", {-1, 16, 8, 8});
   b.Initializer("w1", {16, 16, 3, 3}, RandomFloats(16 * 16 * 9, 21, -0.2f, 0.2f));
@@ -442,7 +442,11 @@ ModelBuilder ResidualBlock(const std::string& add_order = "c,a") {
   b.Initializer("w3", {16, 16, 1, 1}, RandomFloats(16 * 16, 25, -0.5f, 0.5f));
   SetIntsAttr(b.Node("Conv", {"x", "w1", "b1"}, {"c1"}, "conv1"), "pads", {1, 1, 1, 1});
   b.Node("Relu", {"c1"}, {"a"}, "relu1");
-  SetIntsAttr(b.Node("Conv", {"a", "w2", "b2"}, {"c"}, "conv2"), "pads", {1, 1, 1, 1});
+  if (conv2_bias) {
+    SetIntsAttr(b.Node("Conv", {"a", "w2", "b2"}, {"c"}, "conv2"), "pads", {1, 1, 1, 1});
+  } else {
+    SetIntsAttr(b.Node("Conv", {"a", "w2"}, {"c"}, "conv2"), "pads", {1, 1, 1, 1});
+  }
   if (add_order == "c,a") {
     b.Node("Add", {"c", "a"}, {"s0"}, "add1");
   } else {
@@ -482,6 +486,8 @@ TEST(FuseConvResidualTest, FusedBlockComputesTheSame) {
       // Batch 5 on 2 threads: uneven per-thread batch slices (3 + 2 images).
       for (int64_t batch : {1, 2, 5}) {
         ExpectSameWithAndWithoutOptimize(ResidualBlock(order), {batch, 16, 8, 8}, 31, 1e-4f, threads);
+        // The fused Conv with no bias input (its input 2 empty).
+        ExpectSameWithAndWithoutOptimize(ResidualBlock(order, false), {batch, 16, 8, 8}, 32, 1e-4f, threads);
       }
     }
   }
@@ -497,6 +503,37 @@ TEST(FuseConvResidualTest, LeavesAConvWithOtherReadersAlone) {
   ASSERT_TRUE(AssignBlockedLayouts(&*g).ok());
   ASSERT_TRUE(FuseConvResidual(&*g).ok());
   EXPECT_EQ(CountOps(*g, "tp.FusedConv"), 0);
+}
+
+TEST(FuseConvResidualTest, ABroadcastingShortcutIsAClearErrorNotACrash) {
+  // Add(conv_a [N,16,8,8], conv_b [N,16,1,1]) broadcasts: in the blocked
+  // layout that cannot be done element by element, so the run fails with a
+  // message naming the node and the way out.
+  ModelBuilder b;
+  b.Input("x", {-1, 16, 8, 8}).Input("s", {-1, 16, 1, 1}).Output("y", {-1, 16, 8, 8});
+  b.Initializer("wa", {16, 16, 3, 3}, RandomFloats(16 * 16 * 9, 81, -0.2f, 0.2f));
+  b.Initializer("wb", {16, 16, 1, 1}, RandomFloats(16 * 16, 82, -0.2f, 0.2f));
+  b.Initializer("wc", {16, 16, 1, 1}, RandomFloats(16 * 16, 83, -0.2f, 0.2f));
+  SetIntsAttr(b.Node("Conv", {"x", "wa"}, {"a"}, "conv_a"), "pads", {1, 1, 1, 1});
+  b.Node("Conv", {"s", "wb"}, {"c"}, "conv_b");
+  b.Node("Add", {"a", "c"}, {"sum"}, "add");
+  b.Node("Relu", {"sum"}, {"r"}, "relu");
+  b.Node("Conv", {"r", "wc"}, {"y"}, "conv_c");
+  SessionOptions on;
+  on.threads = 1;
+  auto session = LoadForTest(b, on);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const Tensor x = MakeF32({1, 16, 8, 8}, RandomFloats(16 * 64, 84));
+  const Tensor sv = MakeF32({1, 16, 1, 1}, RandomFloats(16, 85));
+  auto out = (*session)->Run({"x", "s"}, {x, sv}, {});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("optimize off"), std::string::npos) << out.status();
+  // Without the graph passes the model runs.
+  SessionOptions off = on;
+  off.optimize = false;
+  auto plain = LoadForTest(b, off);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE((*plain)->Run({"x", "s"}, {x, sv}, {}).ok());
 }
 
 // ---- FoldAttentionTransposes ------------------------------------------------
