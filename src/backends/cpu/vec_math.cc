@@ -7,7 +7,9 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized inside their own
 // intrinsics (_mm512_undefined_ps).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define TP_VEC_X86 1
 #include <immintrin.h>
 #else
