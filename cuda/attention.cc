@@ -79,6 +79,12 @@ class AttentionKernel : public Kernel {
         q.shape(), k.shape(), v.shape(), mask ? &mask->shape() : nullptr);
     if (!planned.ok()) return planned.status().WithContext(Where());
     const AttentionPlan& p = planned.value();
+    if (p.kv_broadcast()) {
+      return TP_ERROR(kUnimplemented,
+                      Where() << ": K and V broadcast over Q's batch or heads (" << ShapeToString(k.shape())
+                              << " against Q " << ShapeToString(q.shape())
+                              << "), which the cuda kernel does not implement");
+    }
     TP_INTERNAL_CHECK(out.shape() == p.out_shape,
                       Where() << ": output allocated as "
                               << ShapeToString(out.shape()) << ", expected "

@@ -140,9 +140,10 @@ StatusOr<AttentionPlan> PlanAttention(const Shape& q, const Shape& k, const Shap
                                                              << ", " << ShapeToString(v));
   const size_t r = q.size();
   for (size_t i = 0; i + 2 < r; ++i) {
-    TP_CHECK_ARG(q[i] == k[i] && q[i] == v[i], "Q, K and V must share their leading dimensions, got "
-                                                   << ShapeToString(q) << ", " << ShapeToString(k) << ", "
-                                                   << ShapeToString(v));
+    const bool kv_broadcast = k[i] == 1 && v[i] == 1;
+    TP_CHECK_ARG(k[i] == v[i] && (q[i] == k[i] || kv_broadcast),
+                 "Q, K and V must share their leading dimensions (K and V may both be 1 there), got "
+                     << ShapeToString(q) << ", " << ShapeToString(k) << ", " << ShapeToString(v));
   }
   TP_CHECK_ARG(q[r - 1] == k[r - 1], "Q " << ShapeToString(q) << " and K " << ShapeToString(k)
                                           << " differ in their last (head) dimension");
@@ -151,6 +152,8 @@ StatusOr<AttentionPlan> PlanAttention(const Shape& q, const Shape& k, const Shap
   AttentionPlan p;
   p.batch = q[0];
   p.heads = r == 4 ? q[1] : 1;
+  p.kv_batch = k[0];
+  p.kv_heads = r == 4 ? k[1] : 1;
   p.s = q[r - 2];
   p.skv = k[r - 2];
   p.d = q[r - 1];

@@ -56,12 +56,16 @@ StatusOr<WindowAttrs> ParseWindowAttrs(const Attributes& attrs, std::vector<int6
 StatusOr<WindowGeometry> ComputeWindowGeometry(const WindowAttrs& w, const Shape& in);
 
 // tp.Attention's operands: Q [.., S, D], K [.., Skv, D], V [.., Skv, Dv]
-// with equal leading dims (rank 3 or 4), and an optional additive mask
+// with equal leading dims, or K and V both 1 where Q is not (rank 3 or 4), and an optional additive mask
 // broadcastable to the scores [.., S, Skv]. Flattened sizes and the mask's
 // element strides over the scores viewed as [B, H, S, Skv] (0 on broadcast
 // dimensions). Shared by shape inference and every backend's kernel.
 struct AttentionPlan {
   int64_t batch = 1, heads = 1, s = 0, skv = 0, d = 0, dv = 0;
+  // K's and V's own batch and head counts: Q's, or 1 where they broadcast
+  // over Q's (multi-query attention shares one K/V head), as MatMul would.
+  int64_t kv_batch = 1, kv_heads = 1;
+  bool kv_broadcast() const { return kv_batch != batch || kv_heads != heads; }
   int64_t mask_stride[4] = {0, 0, 0, 0};
   Shape out_shape;
 };

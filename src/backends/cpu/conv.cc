@@ -542,10 +542,11 @@ class ConvKernel : public Kernel {
     if (p.scratchpad_md.get_size() > 0) b.scratchpad.set_data_handle(scratch);
     if (p.weights_reorder && !p.packed_weights) p.weights_reorder.execute(stream, b.user_weights, b.weights);
     if (p.src_reorder) p.src_reorder.execute(stream, b.user_src, b.src);
-    memory& weights_arg = b.args.at(DNNL_ARG_WEIGHTS);
-    if (p.packed_weights) weights_arg = p.packed_weights;
-    p.conv.execute(stream, b.args);
-    if (p.packed_weights) weights_arg = memory();
+    {
+      std::optional<ScopedArg> packed;
+      if (p.packed_weights) packed.emplace(b.args, DNNL_ARG_WEIGHTS, p.packed_weights);
+      p.conv.execute(stream, b.args);
+    }
     if (p.dst_reorder) p.dst_reorder.execute(stream, b.dst, b.user_dst);
     stream.wait();
     if (ctx.has_input(3)) {

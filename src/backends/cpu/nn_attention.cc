@@ -30,20 +30,44 @@ class AttentionKernel : public Kernel {
     const Tensor& v = ctx.input(2);
     const Tensor* mask = ctx.has_input(3) ? ctx.inputs[3] : nullptr;
     Tensor& out = ctx.output(0);
-    if (q.dtype() != DType::kF32) {
-      return TP_ERROR(kUnimplemented, "tp.Attention on the cpu is implemented for float32, got "
-                                          << DTypeName(q.dtype()));
-    }
     TP_ASSIGN_OR_RETURN(AttentionPlan p, (bshd_ ? PlanAttentionBshd : PlanAttention)(
                                              q.shape(), k.shape(), v.shape(), mask ? &mask->shape() : nullptr));
-    // Where (batch, head) pair `pair` starts in each operand, and the
-    // distance between its rows: heads outermost ([B, H, S, D]) or
-    // interleaved in every row ([B, S, H, D], tp_bshd).
-    const int64_t ld_q = bshd_ ? p.heads * p.d : p.d, ld_v = bshd_ ? p.heads * p.dv : p.dv;
-    auto offset = [&](int64_t b, int64_t h, int64_t rows, int64_t width) {
-      return bshd_ ? (b * rows * p.heads + h) * width : (b * p.heads + h) * rows * width;
-    };
     if (out.num_elements() == 0) return Status::Ok();
+    switch (q.dtype()) {
+      case DType::kF32:
+        return RunF32(ctx, p);
+      case DType::kF64:
+        RunReference<double>(ctx, p);
+        return Status::Ok();
+      default:
+        return TP_ERROR(kUnimplemented, "tp.Attention on the cpu is implemented for float32 and float64, got "
+                                            << DTypeName(q.dtype()));
+    }
+  }
+
+ private:
+  // Where the (b, h) block of an operand with `heads` heads, `rows` rows and
+  // rows of `width` starts, and the distance between its rows: heads
+  // outermost ([B, H, S, D]) or interleaved in every row ([B, S, H, D],
+  // tp_bshd). K and V use their own batch and head counts (1 where they
+  // broadcast), so b and h are clamped to them.
+  struct Operand {
+    int64_t batch, heads, rows, width;
+    int64_t ld(bool bshd) const { return bshd ? heads * width : width; }
+    int64_t offset(bool bshd, int64_t b, int64_t h) const {
+      b = batch == 1 ? 0 : b;
+      h = heads == 1 ? 0 : h;
+      return bshd ? (b * rows * heads + h) * width : (b * heads + h) * rows * width;
+    }
+  };
+
+  const float* MaskRow(const AttentionPlan& p, const float* md, int64_t b, int64_t h, int64_t i) const {
+    return md != nullptr ? md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] : nullptr;
+  }
+
+  Status RunF32(KernelContext& ctx, const AttentionPlan& p) const {
+    const Operand oq{p.batch, p.heads, p.s, p.d}, ok{p.kv_batch, p.kv_heads, p.skv, p.d},
+        ov{p.kv_batch, p.kv_heads, p.skv, p.dv}, oo{p.batch, p.heads, p.s, p.dv};
     const int64_t pairs = p.batch * p.heads;
     // Per thread: the scores of one pair, then the reciprocal row sums
     // (rounded up to whole cache lines).
@@ -54,11 +78,12 @@ class AttentionKernel : public Kernel {
     if (scratch == nullptr && per_thread > 0) {
       return TP_ERROR(kResourceExhausted, "no memory for tp.Attention's " << p.s << "x" << p.skv << " scores");
     }
-    const float* qd = q.data<float>();
-    const float* kd = k.data<float>();
-    const float* vd = v.data<float>();
-    const float* md = mask ? mask->data<float>() : nullptr;
-    float* od = out.data<float>();
+    const float* qd = ctx.input(0).data<float>();
+    const float* kd = ctx.input(1).data<float>();
+    const float* vd = ctx.input(2).data<float>();
+    const float* md = ctx.has_input(3) ? ctx.input(3).data<float>() : nullptr;
+    float* od = ctx.output(0).data<float>();
+    const int64_t ld_o = oo.ld(bshd_);
     ParallelFor(pairs, threads, 1, [&](int64_t begin, int64_t end) {
       // One chunk per thread (grain 1, threads <= pairs): its own scores.
       const int64_t chunk = (pairs + threads - 1) / threads;
@@ -66,26 +91,24 @@ class AttentionKernel : public Kernel {
       float* inv_sum = scores + scores_per_pair;
       for (int64_t pair = begin; pair < end; ++pair) {
         const int64_t b = pair / p.heads, h = pair % p.heads;
-        const float* qp = qd + offset(b, h, p.s, p.d);
-        const float* kp = kd + offset(b, h, p.skv, p.d);
-        const float* vp = vd + offset(b, h, p.skv, p.dv);
-        float* op = od + offset(b, h, p.s, p.dv);
+        float* op = od + oo.offset(bshd_, b, h);
         if (p.skv == 0) {
-          for (int64_t i = 0; i < p.s; ++i) std::fill(op + i * ld_v, op + i * ld_v + p.dv, 0.0f);
+          for (int64_t i = 0; i < p.s; ++i) std::fill(op + i * ld_o, op + i * ld_o + p.dv, 0.0f);
           continue;
         }
-        Sgemm(false, true, p.s, p.skv, p.d, 1.0f, qp, ld_q, kp, ld_q, 0.0f, scores, p.skv, 1);
+        Sgemm(false, true, p.s, p.skv, p.d, 1.0f, qd + oq.offset(bshd_, b, h), oq.ld(bshd_),
+              kd + ok.offset(bshd_, b, h), ok.ld(bshd_), 0.0f, scores, p.skv, 1);
         for (int64_t i = 0; i < p.s; ++i) {
-          float* row = scores + i * p.skv;
-          const float* mrow =
-              md != nullptr ? md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] : nullptr;
-          inv_sum[i] = 1.0f / vec::ExpRow(row, row, p.skv, scale_, mrow, p.mask_stride[3]);
+          inv_sum[i] =
+              1.0f / vec::ExpRow(scores + i * p.skv, scores + i * p.skv, p.skv, scale_, MaskRow(p, md, b, h, i),
+                                 p.mask_stride[3]);
         }
         // exp(scores) V, then each row divided by its softmax denominator:
         // Dv values a row instead of Skv.
-        Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vp, ld_v, 0.0f, op, ld_v, 1);
+        Sgemm(false, false, p.s, p.dv, p.skv, 1.0f, scores, p.skv, vd + ov.offset(bshd_, b, h), ov.ld(bshd_), 0.0f,
+              op, ld_o, 1);
         for (int64_t i = 0; i < p.s; ++i) {
-          float* orow = op + i * ld_v;
+          float* orow = op + i * ld_o;
           for (int64_t j = 0; j < p.dv; ++j) orow[j] *= inv_sum[i];
         }
       }
@@ -93,7 +116,49 @@ class AttentionKernel : public Kernel {
     return Status::Ok();
   }
 
- private:
+  // Float64: plain loops, one (batch, head) pair and query row at a time.
+  template <typename T>
+  void RunReference(KernelContext& ctx, const AttentionPlan& p) const {
+    const Operand oq{p.batch, p.heads, p.s, p.d}, ok{p.kv_batch, p.kv_heads, p.skv, p.d},
+        ov{p.kv_batch, p.kv_heads, p.skv, p.dv}, oo{p.batch, p.heads, p.s, p.dv};
+    const T* qd = ctx.input(0).data<T>();
+    const T* kd = ctx.input(1).data<T>();
+    const T* vd = ctx.input(2).data<T>();
+    const T* md = ctx.has_input(3) ? ctx.input(3).data<T>() : nullptr;
+    T* od = ctx.output(0).data<T>();
+    ParallelFor(p.batch * p.heads, ctx.threads, 1, [&](int64_t begin, int64_t end) {
+      std::vector<T> row(static_cast<size_t>(p.skv));
+      for (int64_t pair = begin; pair < end; ++pair) {
+        const int64_t b = pair / p.heads, h = pair % p.heads;
+        const T* qp = qd + oq.offset(bshd_, b, h);
+        const T* kp = kd + ok.offset(bshd_, b, h);
+        const T* vp = vd + ov.offset(bshd_, b, h);
+        T* op = od + oo.offset(bshd_, b, h);
+        for (int64_t i = 0; i < p.s; ++i) {
+          T mx = -std::numeric_limits<T>::infinity();
+          for (int64_t j = 0; j < p.skv; ++j) {
+            T dot = 0;
+            for (int64_t c = 0; c < p.d; ++c) dot += qp[i * oq.ld(bshd_) + c] * kp[j * ok.ld(bshd_) + c];
+            row[j] = dot * static_cast<T>(scale_);
+            if (md != nullptr) {
+              row[j] += md[b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] + j * p.mask_stride[3]];
+            }
+            mx = std::max(mx, row[j]);
+          }
+          if (mx == -std::numeric_limits<T>::infinity()) mx = 0;
+          T sum = 0;
+          for (int64_t j = 0; j < p.skv; ++j) sum += (row[j] = std::exp(row[j] - mx));
+          T* orow = op + i * oo.ld(bshd_);
+          for (int64_t c = 0; c < p.dv; ++c) {
+            T acc = 0;
+            for (int64_t j = 0; j < p.skv; ++j) acc += row[j] * vp[j * ov.ld(bshd_) + c];
+            orow[c] = p.skv == 0 ? T(0) : acc / sum;
+          }
+        }
+      }
+    });
+  }
+
   float scale_;
   bool bshd_;  // operands and output in [B, S, H, D]
 };

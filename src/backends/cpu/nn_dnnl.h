@@ -48,6 +48,38 @@ Bundle& ThreadBundle(uint64_t id, MakeFn&& make) {
   return it->second;
 }
 
+// Binds `value` as args[key] for the lifetime of the guard and puts back
+// what was there (or nothing) when it ends, also when the call in between
+// throws: per-thread bundles bind constant packed weights only per call, so
+// they never keep an unloaded model's weights alive.
+class ScopedArg {
+ public:
+  ScopedArg(std::unordered_map<int, dnnl::memory>& args, int key, const dnnl::memory& value)
+      : args_(args), key_(key) {
+    auto it = args_.find(key_);
+    if (it != args_.end()) {
+      had_ = true;
+      old_ = it->second;
+    }
+    args_[key_] = value;
+  }
+  ~ScopedArg() {
+    if (had_) {
+      args_[key_] = old_;
+    } else {
+      args_.erase(key_);
+    }
+  }
+  ScopedArg(const ScopedArg&) = delete;
+  ScopedArg& operator=(const ScopedArg&) = delete;
+
+ private:
+  std::unordered_map<int, dnnl::memory>& args_;
+  int key_;
+  bool had_ = false;
+  dnnl::memory old_;
+};
+
 // A mutex-guarded map from a key (input shapes, thread count) to an
 // immutable entry built on first use; entries are shared by concurrent
 // Computes. Entries live as long as the kernel.

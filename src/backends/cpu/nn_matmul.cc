@@ -139,7 +139,7 @@ class MatMulKernel : public Kernel {
         e.bias = ctx.has_input(2) ? ctx.input(2).data<float>() : nullptr;
         e.act = act_;
         const int64_t rows = plan.batch_count() * plan.m;
-        if (packed_ != nullptr && b.rank() == 2 && rows >= PackedMatMul::kPackedMinRows &&
+        if (packed_ != nullptr && b.rank() == 2 && rows >= PackedMatMul::kPackedMinRows && plan.k > 0 && plan.n > 0 &&
             OperandMatrices(plan, plan.a_batch_stride) == plan.batch_count()) {
           const bool relu = act_.kind == ActivationKind::kRelu;
           TP_RETURN_IF_ERROR(packed_->Run(ctx, a.data<float>(), b.data<float>(), e.bias, y.data<float>(), rows, plan.k,

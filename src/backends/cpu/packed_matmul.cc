@@ -39,11 +39,17 @@ StatusOr<std::shared_ptr<const PackedMatMul::Entry>> PackedMatMul::Build(const f
       engine);
   e->matmul = dnnl::matmul(pd);
   e->scratchpad_md = pd.scratchpad_desc();
-  e->packed_weights = memory(pd.weights_desc(), engine);
-  memory user(user_weights, engine, const_cast<float*>(w));
-  dnnl::stream& stream = DnnlThreadStream();
-  dnnl::reorder(user, e->packed_weights).execute(stream, user, e->packed_weights);
-  stream.wait();
+  for (const auto& [md, packed] : packed_) {
+    if (md == pd.weights_desc()) e->packed_weights = packed;
+  }
+  if (!e->packed_weights) {
+    e->packed_weights = memory(pd.weights_desc(), engine);
+    memory user(user_weights, engine, const_cast<float*>(w));
+    dnnl::stream& stream = DnnlThreadStream();
+    dnnl::reorder(user, e->packed_weights).execute(stream, user, e->packed_weights);
+    stream.wait();
+    packed_.emplace_back(pd.weights_desc(), e->packed_weights);
+  }
   return std::shared_ptr<const Entry>(std::move(e));
 }
 
@@ -90,9 +96,10 @@ Status PackedMatMul::Run(KernelContext& ctx, const float* a, const float* w, con
     if (scratch_bytes > 0) b.scratchpad.set_data_handle(scratch);
     SetDnnlThreads(threads);
     dnnl::stream& stream = DnnlThreadStream();
-    b.args[DNNL_ARG_WEIGHTS] = e->packed_weights;
-    e->matmul.execute(stream, b.args);
-    b.args.erase(DNNL_ARG_WEIGHTS);
+    {
+      ScopedArg weights(b.args, DNNL_ARG_WEIGHTS, e->packed_weights);
+      e->matmul.execute(stream, b.args);
+    }
     stream.wait();
   } catch (const dnnl::error& err) {
     return TP_ERROR(kInternal, "tp.FusedMatMul: oneDNN failed: " << err.what());

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "backends/cpu/nn_dnnl.h"
 #include "backend/kernel.h"
@@ -33,6 +35,11 @@ class PackedMatMul {
   StatusOr<std::shared_ptr<const Entry>> Build(const float* w, int64_t m, int64_t k, int64_t n, bool bias, bool relu,
                                                int threads) const;
   PrimitiveCache<Entry> cache_;
+  // W packed into each layout a primitive asked for, shared by the
+  // primitives of every row count (the layout rarely depends on it), so a
+  // model served at many batch sizes keeps one packed copy, not one per
+  // size. Only touched by Build, which runs under cache_'s lock.
+  mutable std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> packed_;
 };
 
 }  // namespace tensorpod::internal

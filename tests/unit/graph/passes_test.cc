@@ -590,6 +590,76 @@ TEST(FoldAttentionTransposesTest, KeepsTransposesWithOtherReaders) {
   EXPECT_EQ(CountOps(*g, "Transpose"), 4);
 }
 
+// Attention over inputs in [B, S, H, D] whose heads a Transpose(0, 2, 1, 3)
+// splits out: the transposes make Q, K and V intermediate values of known
+// rank but unstated dtype, so the attention is fused whatever the element
+// type. `kv_heads` 1 with 3 query heads is multi-query attention (K and V
+// broadcast over the heads). With `merge` the output is transposed back,
+// and FoldAttentionTransposes makes the node read and write [B, S, H, D].
+ModelBuilder SplitHeadAttention(int32_t elem, int64_t kv_heads, bool merge) {
+  ModelBuilder b;
+  b.Input("q", {2, 5, 3, 4}, elem).Input("k", {2, 6, kv_heads, 4}, elem).Input("v", {2, 6, kv_heads, 4}, elem);
+  b.Output("y", merge ? Shape{2, 5, 3, 4} : Shape{2, 3, 5, 4}, elem);
+  for (const char* t : {"q", "k", "v"}) {
+    SetIntsAttr(b.Node("Transpose", {t}, {std::string(t) + "_h"}), "perm", {0, 2, 1, 3});
+  }
+  SetIntsAttr(b.Node("Transpose", {"k_h"}, {"k_t"}), "perm", {0, 1, 3, 2});
+  b.Node("MatMul", {"q_h", "k_t"}, {"s"});
+  SetIntAttr(b.Node("Softmax", {"s"}, {"p"}), "axis", -1);
+  if (merge) {
+    b.Node("MatMul", {"p", "v_h"}, {"o"});
+    SetIntsAttr(b.Node("Transpose", {"o"}, {"y"}), "perm", {0, 2, 1, 3});
+  } else {
+    b.Node("MatMul", {"p", "v_h"}, {"y"});
+  }
+  return b;
+}
+
+Tensor RandomTensor(DType dtype, const Shape& shape, uint32_t seed) {
+  const std::vector<float> f = RandomFloats(NumElementsUnchecked(shape), seed, -2.0f, 2.0f);
+  if (dtype == DType::kF32) return MakeF32(shape, f);
+  auto t = Tensor::Uninitialized(DType::kF64, shape);
+  EXPECT_TRUE(t.ok());
+  for (size_t i = 0; i < f.size(); ++i) t->data<double>()[i] = f[i];
+  return std::move(*t);
+}
+
+TEST(AttentionFusionCpuTest, MultiQueryAndFloat64MatchTheUnfusedGraph) {
+  struct Case { int32_t elem; DType dtype; int64_t kv_heads; bool merge; };
+  for (const Case c : {Case{onnx::TensorProto::FLOAT, DType::kF32, 1, false},
+                       Case{onnx::TensorProto::FLOAT, DType::kF32, 1, true},
+                       Case{onnx::TensorProto::DOUBLE, DType::kF64, 3, false},
+                       Case{onnx::TensorProto::DOUBLE, DType::kF64, 3, true},
+                       Case{onnx::TensorProto::DOUBLE, DType::kF64, 1, true}}) {
+    const ModelBuilder model = SplitHeadAttention(c.elem, c.kv_heads, c.merge);
+    auto g = ImportForTest(model);
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(FuseAttention(&*g).ok());
+    EXPECT_EQ(CountOps(*g, "tp.Attention"), 1);
+    const std::vector<Tensor> in = {RandomTensor(c.dtype, {2, 5, 3, 4}, 91),
+                                    RandomTensor(c.dtype, {2, 6, c.kv_heads, 4}, 92),
+                                    RandomTensor(c.dtype, {2, 6, c.kv_heads, 4}, 93)};
+    for (int threads : {1, 2}) {
+      SessionOptions on, off;
+      on.threads = off.threads = threads;
+      off.optimize = false;
+      auto fused = LoadForTest(model, on);
+      auto plain = LoadForTest(model, off);
+      ASSERT_TRUE(fused.ok() && plain.ok());
+      auto got = (*fused)->Run({"q", "k", "v"}, in, {});
+      auto want = (*plain)->Run({"q", "k", "v"}, in, {});
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_TRUE(want.ok()) << want.status();
+      ASSERT_EQ((*got)[0].shape(), (*want)[0].shape());
+      for (int64_t i = 0; i < (*want)[0].num_elements(); ++i) {
+        ASSERT_NEAR((*got)[0].GetAsDouble(i), (*want)[0].GetAsDouble(i), 1e-5)
+            << "kv_heads " << c.kv_heads << " dtype " << DTypeName(c.dtype) << " merge " << c.merge << " element "
+            << i;
+      }
+    }
+  }
+}
+
 TEST(FoldAttentionTransposesTest, ComputesTheSame) {
   for (int threads : {1, 2}) {
     for (int64_t batch : {1, 2, 3}) {

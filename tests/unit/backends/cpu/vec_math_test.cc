@@ -83,6 +83,14 @@ TEST(VecMathTest, SoftmaxRowWorksInPlaceAndOnExtremeInputs) {
       SoftmaxRowWith(isa, bad.data(), bad.data(), n, 1.0f, nullptr, 0);
       for (float v : bad) EXPECT_TRUE(std::isnan(v)) << IsaName(isa) << " n=" << n;
     }
+    // Every position masked with -FLT_MAX (the finfo.min convention): the
+    // logits all round to the mask, so the row is uniform on every ISA.
+    for (int64_t n : {5, 16, 37}) {
+      std::vector<float> x(n), y(n), m(n, -3.4028235e38f);
+      for (int64_t j = 0; j < n; ++j) x[j] = 0.37f * static_cast<float>(j % 7) - 1.0f;
+      SoftmaxRowWith(isa, x.data(), y.data(), n, 0.125f, m.data(), 1);
+      for (float v : y) EXPECT_NEAR(v, 1.0f / static_cast<float>(n), 1e-6f) << IsaName(isa) << " n=" << n;
+    }
     // Every position masked to -inf: 0/0, NaN (onnxruntime and numpy agree).
     std::vector<float> masked(18, -INFINITY);
     SoftmaxRowWith(isa, masked.data(), masked.data(), masked.size(), 1.0f, nullptr, 0);
