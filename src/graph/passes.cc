@@ -32,6 +32,15 @@ int SoleReader(const Graph& g, const std::vector<int>& uses, int v) {
   return -1;
 }
 
+// The index of the node making each value, -1 for inputs and constants.
+std::vector<int> Producers(const Graph& g) {
+  std::vector<int> producer(g.values().size(), -1);
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    for (int v : g.nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
+  }
+  return producer;
+}
+
 const Tensor* ConstInput(const Graph& g, const Node& n, size_t i) {
   if (i >= n.inputs.size() || n.inputs[i] < 0) return nullptr;
   const Value& v = g.values()[n.inputs[i]];
@@ -478,10 +487,7 @@ Status AssignBlockedLayouts(Graph* g) {
 // output's shape and blocked layout (the planner checks the shape), so the
 // add is element by element over the two buffers.
 Status FuseConvResidual(Graph* g) {
-  std::vector<int> producer(g->values().size(), -1);
-  for (size_t i = 0; i < g->nodes().size(); ++i) {
-    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
-  }
+  const std::vector<int> producer = Producers(*g);
   std::vector<int> uses = g->UseCounts();
   std::vector<bool> remove(g->nodes().size(), false);
   for (size_t ai = 0; ai < g->nodes().size(); ++ai) {
@@ -551,10 +557,7 @@ bool FloatOrUnknown(const Graph& g, int v) {
 }  // namespace
 
 Status FuseAttention(Graph* g) {
-  std::vector<int> producer(g->values().size(), -1);
-  for (size_t i = 0; i < g->nodes().size(); ++i) {
-    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
-  }
+  const std::vector<int> producer = Producers(*g);
   const std::vector<int> uses = g->UseCounts();
   std::vector<bool> remove(g->nodes().size(), false);
   auto sole_producer = [&](int v, int reader) -> int {
@@ -659,10 +662,7 @@ Status FuseAttention(Graph* g) {
 // writer they are dropped and the node gets tp_bshd = 1. GPU sessions keep
 // the transposes (their kernel reads [B, H, S, D]).
 Status FoldAttentionTransposes(Graph* g) {
-  std::vector<int> producer(g->values().size(), -1);
-  for (size_t i = 0; i < g->nodes().size(); ++i) {
-    for (int v : g->nodes()[i].outputs) if (v >= 0) producer[v] = static_cast<int>(i);
-  }
+  const std::vector<int> producer = Producers(*g);
   const std::vector<int> uses = g->UseCounts();
   std::vector<bool> remove(g->nodes().size(), false);
   auto swaps_seq_and_heads = [&](int node) {
