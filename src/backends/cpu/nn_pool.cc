@@ -526,22 +526,23 @@ class GlobalPoolKernel : public Kernel {
     });
   }
 
-  // Average over H x W of each 16-channel block: 16 running sums, one per
-  // lane of the block's contiguous [H, W, 16] slab.
+  // Average over H x W of each 16-channel block: 16 running sums (in double,
+  // so large H x W lose nothing), one per lane of the block's contiguous
+  // [H, W, 16] slab.
   void RunBlocked(const Tensor& x, float* y, int threads) const {
     const int64_t blocks = x.dim(0) * (x.dim(1) / 16);
     const int64_t size = x.dim(2) * x.dim(3);
     const float* xd = x.data<float>();
-    const float inv = size == 0 ? 0.0f : 1.0f / static_cast<float>(size);
+    const double inv = size == 0 ? 0.0 : 1.0 / static_cast<double>(size);
     const int64_t grain = std::max<int64_t>(1, kParallelGrainElements / std::max<int64_t>(16 * size, 1));
     ParallelFor(blocks, threads, grain, [&](int64_t b, int64_t e) {
       for (int64_t blk = b; blk < e; ++blk) {
-        float sum[16] = {};
+        double sum[16] = {};
         const float* slab = xd + blk * size * 16;
         for (int64_t i = 0; i < size; ++i) {
           for (int c = 0; c < 16; ++c) sum[c] += slab[i * 16 + c];
         }
-        for (int c = 0; c < 16; ++c) y[blk * 16 + c] = sum[c] * inv;
+        for (int c = 0; c < 16; ++c) y[blk * 16 + c] = static_cast<float>(sum[c] * inv);
       }
     });
   }
