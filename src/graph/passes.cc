@@ -484,11 +484,11 @@ Status AssignBlockedLayouts(Graph* g) {
 // tp_activation: the convolution's kernel adds the shortcut and applies the
 // activation while the output is still in cache, instead of two more
 // kernels each reading and writing the whole tensor. The shortcut has the
-// output's shape and blocked layout (the planner checks the shape), so the
-// add is element by element over the two buffers.
+// output's shape and blocked layout (shape inference of tp.FusedConv checks
+// the shape), so the add is element by element over the two buffers.
 Status FuseConvResidual(Graph* g) {
   const std::vector<int> producer = Producers(*g);
-  std::vector<int> uses = g->UseCounts();
+  const std::vector<int> uses = g->UseCounts();
   std::vector<bool> remove(g->nodes().size(), false);
   for (size_t ai = 0; ai < g->nodes().size(); ++ai) {
     const Node& add = g->nodes()[ai];

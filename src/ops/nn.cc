@@ -332,10 +332,14 @@ Status InferFusedConv(InferContext& ctx) {
   TP_CHECK_ARG(ctx.has_input(3), NodeContext(ctx, "tp.FusedConv") << ": needs its shortcut input");
   TP_RETURN_IF_ERROR(CheckSameDType(ctx, "tp.FusedConv", 3, "shortcut"));
   const Shape& out = ctx.output_shape(0);
-  TP_CHECK_ARG(ctx.input_shape(3) == out,
-               NodeContext(ctx, "tp.FusedConv") << ": the shortcut " << ShapeToString(ctx.input_shape(3))
-                                                 << " is not the output's shape " << ShapeToString(out)
-                                                 << " (a broadcasting residual Add); load the model with optimize off");
+  if (ctx.input_shape(3) != out) {
+    // A valid model the fused kernel cannot run, like a broadcasting Add
+    // between blocked tensors (see the planner's tp_same_shape check).
+    return TP_ERROR(kUnimplemented, NodeContext(ctx, "tp.FusedConv")
+                                        << ": the shortcut " << ShapeToString(ctx.input_shape(3))
+                                        << " is not the output's shape " << ShapeToString(out)
+                                        << " (a broadcasting residual Add); load the model with optimize off");
+  }
   return Status::Ok();
 }
 

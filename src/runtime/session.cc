@@ -152,12 +152,13 @@ struct Session::OpProfile {
     int64_t calls = 0;
     double seconds = 0;
   };
+  explicit OpProfile(size_t nodes) : by_node(nodes) {}
+
   std::mutex mu;
-  std::vector<Entry> by_node;  // guarded by mu
+  std::vector<Entry> by_node;  // one per graph node, guarded by mu
 
   void Add(int node, double seconds) {
     std::lock_guard<std::mutex> lock(mu);
-    if (static_cast<size_t>(node) >= by_node.size()) by_node.resize(node + 1);
     by_node[node].calls += 1;
     by_node[node].seconds += seconds;
   }
@@ -280,7 +281,7 @@ Status Session::Initialize(Graph graph, const SessionOptions& options) {
   TP_RETURN_IF_ERROR(EliminateDeadNodes(&graph));
   model_.graph = std::move(graph);
   if (const char* p = std::getenv("TENSORPOD_PROFILE_OPS"); p != nullptr && std::strcmp(p, "1") == 0) {
-    profile_ = std::make_unique<OpProfile>();
+    profile_ = std::make_unique<OpProfile>(model_.graph.nodes().size());
   }
   // The device first; the partitioner falls back to the CPU for the rest.
   std::vector<const Backend*> backends = {&cpu};

@@ -403,6 +403,9 @@ class ConvKernel : public Kernel {
     // in the shortcut's layout from the kernel itself, which rules out the
     // Winograd and nhwc kernels: ResNet-18 ran 5% slower that way.
     const bool residual = ctx.has_input(3);
+    if (residual && !dst_blocked) {
+      return TP_ERROR(kInternal, "tp.FusedConv: the output must be in the shortcut's blocked layout");
+    }
     p->activation_after = p->activation_after || residual;
     if (!p->activation_after) AppendActivation(act_, &ops);
     attr.set_post_ops(ops);
@@ -455,9 +458,6 @@ class ConvKernel : public Kernel {
         ConvProblemKey(src_dims, w_dims, strides, dilates, pad_l, pad_r, ctx.has_input(2), src_blocked,
                        dst_blocked, pointwise, p->activation_after ? Activation{} : act_, threads),
         extra);
-    if (residual && !dst_blocked) {
-      return TP_ERROR(kInternal, "tp.FusedConv: the output must be in the shortcut's blocked layout");
-    }
     p->conv = dnnl::convolution_forward(pd);
     p->src_md = pd.src_desc();
     p->dst_md = pd.dst_desc();

@@ -61,7 +61,8 @@ class AttentionKernel : public Kernel {
     }
   };
 
-  const float* MaskRow(const AttentionPlan& p, const float* md, int64_t b, int64_t h, int64_t i) const {
+  template <typename T>
+  static const T* MaskRow(const AttentionPlan& p, const T* md, int64_t b, int64_t h, int64_t i) {
     return md != nullptr ? md + b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] : nullptr;
   }
 
@@ -135,14 +136,13 @@ class AttentionKernel : public Kernel {
         const T* vp = vd + ov.offset(bshd_, b, h);
         T* op = od + oo.offset(bshd_, b, h);
         for (int64_t i = 0; i < p.s; ++i) {
+          const T* mrow = MaskRow(p, md, b, h, i);
           T mx = -std::numeric_limits<T>::infinity();
           for (int64_t j = 0; j < p.skv; ++j) {
             T dot = 0;
             for (int64_t c = 0; c < p.d; ++c) dot += qp[i * oq.ld(bshd_) + c] * kp[j * ok.ld(bshd_) + c];
             row[j] = dot * static_cast<T>(scale_);
-            if (md != nullptr) {
-              row[j] += md[b * p.mask_stride[0] + h * p.mask_stride[1] + i * p.mask_stride[2] + j * p.mask_stride[3]];
-            }
+            if (mrow != nullptr) row[j] += mrow[j * p.mask_stride[3]];
             mx = std::max(mx, row[j]);
           }
           if (mx == -std::numeric_limits<T>::infinity()) mx = 0;

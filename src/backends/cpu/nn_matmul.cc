@@ -150,7 +150,7 @@ class MatMulKernel : public Kernel {
           return Status::Ok();
         }
         MatMulF32(plan, a.data<float>(), b.data<float>(), y.data<float>(), ctx.threads);
-        ApplyEpilogue(e, y.data<float>(), plan.batch_count() * plan.m, plan.n, ctx.threads);
+        ApplyEpilogue(e, y.data<float>(), rows, plan.n, ctx.threads);
         return Status::Ok();
       }
       case DType::kF64:

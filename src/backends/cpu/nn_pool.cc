@@ -458,10 +458,9 @@ class WindowPoolKernel : public Kernel {
       b.src.set_data_handle(const_cast<void*>(ctx.input(0).raw_data()));
       b.dst.set_data_handle(ctx.output(0).raw_data());
       if (scratch_bytes > 0) b.scratchpad.set_data_handle(scratch);
-      auto& args = b.args;
       SetDnnlThreads(threads);
       dnnl::stream& stream = DnnlThreadStream();
-      p.pool.execute(stream, args);
+      p.pool.execute(stream, b.args);
       stream.wait();
     } catch (const dnnl::error& e) {
       return TP_ERROR(kInternal, (max_ ? "MaxPool" : "AveragePool") << ": oneDNN failed: "
